@@ -1,0 +1,1 @@
+"""roistat-bpmonline: bpm'online (Creatio) leads and orders, attributed to visits, in PostgreSQL."""
