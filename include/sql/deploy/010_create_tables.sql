@@ -1,0 +1,141 @@
+-- Create the warehouse tables in schema roistat (DESIGN.md §3).
+-- No bind parameters. Idempotent: every statement is "if not exists", so the
+-- deploy step can run before every sync.
+
+create schema if not exists roistat;
+
+-- CRM lead stages and order statuses, keyed by id (customers rename stages).
+create table if not exists roistat.status (
+    entity          text        not null check (entity in ('lead', 'order')),
+    status_id       uuid        not null,
+    name            text        not null,
+    status_group    text        not null default 'not_registered'
+                    check (status_group in ('not_registered', 'processing', 'paid', 'rejected')),
+    is_mapped       boolean     not null default false,
+
+    first_seen_at   timestamptz not null default now(),
+    last_seen_at    timestamptz not null default now(),
+    vanished_at     timestamptz,
+    renamed_from    text,
+
+    primary key (entity, status_id)
+);
+
+-- One row per lead or order, with its attribution and money.
+create table if not exists roistat.deal (
+    entity          text        not null check (entity in ('lead', 'order')),
+    crm_id          uuid        not null,
+    title           text,
+    created_on      timestamptz,
+    modified_on     timestamptz not null,
+
+    status_id       uuid,
+    status_group    text        not null default 'not_registered'
+                    check (status_group in ('not_registered', 'processing', 'paid', 'rejected')),
+
+    roistat_raw     text,
+    roistat_kind    text        not null
+                    check (roistat_kind in ('visit', 'nocookie', 'empty', 'marker', 'invalid')),
+    visit_id        bigint,
+    marker          text,
+
+    revenue         numeric,
+    first_cost      numeric,
+    profit          numeric,
+    filter_value    text,
+
+    paid_at         timestamptz,
+    excluded_at     timestamptz,
+    deleted_at      timestamptz,
+
+    first_synced_at timestamptz not null default now(),
+    last_synced_at  timestamptz not null default now(),
+    last_changed_at timestamptz not null default now(),
+    content_hash    text        not null,
+    sync_run_id     bigint,
+
+    primary key (entity, crm_id)
+);
+
+create index if not exists deal_created_on_idx on roistat.deal (created_on);
+create index if not exists deal_modified_on_idx on roistat.deal (entity, modified_on);
+create index if not exists deal_visit_id_idx on roistat.deal (visit_id) where visit_id is not null;
+
+-- One row per observed status change of a deal: its path and cycle time.
+create table if not exists roistat.deal_status_history (
+    entity          text        not null check (entity in ('lead', 'order')),
+    crm_id          uuid        not null,
+    modified_on     timestamptz not null,
+    status_id       uuid,
+    status_group    text        not null,
+    observed_at     timestamptz not null default now(),
+    sync_run_id     bigint,
+
+    primary key (entity, crm_id, modified_on)
+);
+
+-- Website visits, loaded from the tracker's export: the channel of a deal.
+create table if not exists roistat.visit (
+    visit_id        bigint      primary key,
+    visit_date      timestamptz,
+    marker          text,
+    utm_source      text,
+    utm_medium      text,
+    utm_campaign    text,
+    landing_page    text,
+    loaded_at       timestamptz not null default now()
+);
+
+-- One row per entity per sync run: window, counts and timings.
+create table if not exists roistat.sync_run (
+    sync_run_id     bigserial   primary key,
+    dag_id          text,
+    run_id          text,
+    try_number      integer,
+    entity          text        not null check (entity in ('lead', 'order')),
+    mode            text        not null,
+    window_start    timestamptz,
+    window_end      timestamptz,
+    status          text        not null default 'running'
+                    check (status in ('running', 'success', 'failed')),
+
+    rows_read       bigint      not null default 0,
+    filtered_out    bigint      not null default 0,
+    loaded_new      bigint      not null default 0,
+    loaded_changed  bigint      not null default 0,
+    loaded_unchanged bigint     not null default 0,
+    rejected        bigint      not null default 0,
+    unmapped_statuses bigint    not null default 0,
+    deleted         bigint      not null default 0,
+    watermark       timestamptz,
+
+    started_at      timestamptz not null default now(),
+    finished_at     timestamptz,
+    seconds         numeric,
+    error           text
+);
+
+create index if not exists sync_run_entity_idx on roistat.sync_run (entity, started_at desc);
+
+-- The last ModifiedOn loaded per entity: where a run with no window continues.
+create table if not exists roistat.watermark (
+    entity          text        primary key check (entity in ('lead', 'order')),
+    modified_on     timestamptz not null,
+    sync_run_id     bigint,
+    updated_at      timestamptz not null default now()
+);
+
+-- Rows that broke a rule: kept with the reason and the raw payload, never loaded guessed.
+create table if not exists roistat.rejected_record (
+    entity          text        not null check (entity in ('lead', 'order')),
+    crm_id          text        not null,
+    modified_on     text,
+    reason          text        not null,
+    raw_payload     jsonb       not null,
+    sync_run_id     bigint,
+    first_rejected_at timestamptz not null default now(),
+    last_rejected_at  timestamptz not null default now(),
+    resolved_at     timestamptz,
+
+    primary key (entity, crm_id)
+);
