@@ -24,7 +24,9 @@ from roistat.errors import SettingsError
 
 SETTINGS_VARIABLE = "roistat_integration"
 SETTINGS_FILE_ENV = "ROISTAT_SETTINGS_FILE"
-DEFAULT_SETTINGS_FILE = Path(__file__).resolve().parents[2] / "include" / "config" / "integration.yaml"
+DEFAULT_SETTINGS_FILE = (
+    Path(__file__).resolve().parents[2] / "include" / "config" / "integration.yaml"
+)
 
 Entity = Literal["lead", "order"]
 StatusGroup = Literal["not_registered", "processing", "paid", "rejected"]
@@ -161,17 +163,23 @@ def parse_settings(raw: Mapping[str, Any] | None, *, source: str) -> Integration
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
-        raise SettingsError(f"{source}: the settings must be a mapping of keys, got {type(raw).__name__}")
+        raise SettingsError(
+            f"{source}: the settings must be a mapping of keys, got {type(raw).__name__}"
+        )
     try:
         return IntegrationSettings.model_validate(dict(raw))
     except ValidationError as exc:
-        raise SettingsError(f"invalid integration settings in {source}:\n{_describe(exc)}") from None
+        raise SettingsError(
+            f"invalid integration settings in {source}:\n{_describe(exc)}"
+        ) from None
 
 
 def _describe(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"] if not _is_type_tag(part)) or "(top level)"
+        key = (
+            ".".join(str(part) for part in error["loc"] if not _is_type_tag(part)) or "(top level)"
+        )
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "is not a known key (see DESIGN.md §3 / README 'Settings')"
@@ -213,7 +221,9 @@ def load_settings(variable_json: str | None = None) -> IntegrationSettings:
         try:
             raw = json.loads(variable_json)
         except json.JSONDecodeError as exc:
-            raise SettingsError(f"the Variable {SETTINGS_VARIABLE} is not valid JSON: {exc}") from None
+            raise SettingsError(
+                f"the Variable {SETTINGS_VARIABLE} is not valid JSON: {exc}"
+            ) from None
         return parse_settings(raw, source=f"the Variable {SETTINGS_VARIABLE}")
     return load_settings_file(os.environ.get(SETTINGS_FILE_ENV) or DEFAULT_SETTINGS_FILE)
 
@@ -223,7 +233,7 @@ def _read_variable() -> str | None:
 
     try:
         return Variable.get(SETTINGS_VARIABLE, default=None)
-    except Exception as exc:  # noqa: BLE001 - outside a task the SDK may have no backend
+    except Exception as exc:
         if os.environ.get(f"AIRFLOW_VAR_{SETTINGS_VARIABLE.upper()}"):
             raise SettingsError(f"cannot read the Variable {SETTINGS_VARIABLE}: {exc}") from None
         return None

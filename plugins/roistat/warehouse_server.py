@@ -118,9 +118,15 @@ def _start_embedded(data_dir: Path) -> str:
     try:
         import pgserver
     except ImportError as exc:  # pragma: no cover - pgserver is pinned in requirements
-        raise WarehouseError(f"no PostgreSQL in reach and pgserver is not installed: {exc}") from None
+        raise WarehouseError(
+            f"no PostgreSQL in reach and pgserver is not installed: {exc}"
+        ) from None
     data_dir.mkdir(parents=True, exist_ok=True)
-    log.info("No PostgreSQL configured or on %s:%s; starting an embedded one in %s", *LOCAL_SERVER, data_dir)
+    log.info(
+        "No PostgreSQL configured or on %s:%s; starting an embedded one in %s",
+        *LOCAL_SERVER,
+        data_dir,
+    )
     server = pgserver.get_server(data_dir, cleanup_mode="stop")
     return server.get_uri()
 

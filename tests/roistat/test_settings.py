@@ -48,34 +48,126 @@ def test_shipped_example_file_is_valid():
 @pytest.mark.parametrize(
     ("raw", "key", "problem"),
     [
-        pytest.param({"entities": ["lead", "deal"]}, "entities.1", "'lead' or 'order'", id="entities-unknown"),
+        pytest.param(
+            {"entities": ["lead", "deal"]}, "entities.1", "'lead' or 'order'", id="entities-unknown"
+        ),
         pytest.param({"entities": []}, "entities", "at least 1", id="entities-empty"),
         pytest.param({"entities": ["lead", "lead"]}, "entities", "twice", id="entities-twice"),
         pytest.param({"entities": "lead"}, "entities", "valid list", id="entities-not-list"),
-        pytest.param({"roistat_column": "Usr Roistat"}, "roistat_column", "not a CRM column name", id="roistat-space"),
-        pytest.param({"roistat_column": "UsrRoistat;drop"}, "roistat_column", "not a CRM column name", id="roistat-semicolon"),
-        pytest.param({"roistat_column": "Usr'x"}, "roistat_column", "not a CRM column name", id="roistat-quote"),
-        pytest.param({"roistat_column": "Lead/Id"}, "roistat_column", "not a CRM column name", id="roistat-slash"),
-        pytest.param({"roistat_column": "UsrКонтакт"}, "roistat_column", "Latin", id="roistat-cyrillic"),
+        pytest.param(
+            {"roistat_column": "Usr Roistat"},
+            "roistat_column",
+            "not a CRM column name",
+            id="roistat-space",
+        ),
+        pytest.param(
+            {"roistat_column": "UsrRoistat;drop"},
+            "roistat_column",
+            "not a CRM column name",
+            id="roistat-semicolon",
+        ),
+        pytest.param(
+            {"roistat_column": "Usr'x"},
+            "roistat_column",
+            "not a CRM column name",
+            id="roistat-quote",
+        ),
+        pytest.param(
+            {"roistat_column": "Lead/Id"},
+            "roistat_column",
+            "not a CRM column name",
+            id="roistat-slash",
+        ),
+        pytest.param(
+            {"roistat_column": "UsrКонтакт"}, "roistat_column", "Latin", id="roistat-cyrillic"
+        ),
         pytest.param({"roistat_column": 5}, "roistat_column", "valid string", id="roistat-int"),
-        pytest.param({"status_groups": {"won": ["x"]}}, "status_groups.won", "not_registered", id="groups-unknown-group"),
-        pytest.param({"status_groups": {"paid": "x"}}, "status_groups.paid", "valid list", id="groups-not-list"),
-        pytest.param({"status_groups": {"paid": ["A"], "rejected": ["a"]}}, "status_groups", "both paid and rejected", id="groups-status-twice"),
-        pytest.param({"status_groups": {"paid": [" "]}}, "status_groups", "empty status", id="groups-blank-status"),
-        pytest.param({"revenue_field": "Amount;"}, "revenue_field", "not a CRM column name", id="revenue-bad"),
-        pytest.param({"revenue_field": {"deal": "X"}}, "revenue_field", "'lead' or 'order'", id="revenue-map-bad-entity"),
-        pytest.param({"first_cost_field": {"order": "a b"}}, "first_cost_field", "not a CRM column name", id="first-cost-map-bad"),
+        pytest.param(
+            {"status_groups": {"won": ["x"]}},
+            "status_groups.won",
+            "not_registered",
+            id="groups-unknown-group",
+        ),
+        pytest.param(
+            {"status_groups": {"paid": "x"}},
+            "status_groups.paid",
+            "valid list",
+            id="groups-not-list",
+        ),
+        pytest.param(
+            {"status_groups": {"paid": ["A"], "rejected": ["a"]}},
+            "status_groups",
+            "both paid and rejected",
+            id="groups-status-twice",
+        ),
+        pytest.param(
+            {"status_groups": {"paid": [" "]}},
+            "status_groups",
+            "empty status",
+            id="groups-blank-status",
+        ),
+        pytest.param(
+            {"revenue_field": "Amount;"}, "revenue_field", "not a CRM column name", id="revenue-bad"
+        ),
+        pytest.param(
+            {"revenue_field": {"deal": "X"}},
+            "revenue_field",
+            "'lead' or 'order'",
+            id="revenue-map-bad-entity",
+        ),
+        pytest.param(
+            {"first_cost_field": {"order": "a b"}},
+            "first_cost_field",
+            "not a CRM column name",
+            id="first-cost-map-bad",
+        ),
         pytest.param({"profit_field": 1.5}, "profit_field", "valid", id="profit-float"),
-        pytest.param({"filter": {"field": "UsrBrand"}}, "filter", "filter.value is missing", id="filter-no-value"),
-        pytest.param({"filter": {"value": "x"}}, "filter", "filter.field is missing", id="filter-no-field"),
-        pytest.param({"filter": {"field": "Usr Brand", "value": "x"}}, "filter.field", "not a CRM column name", id="filter-field-bad"),
-        pytest.param({"filter": {"field": "UsrBrand", "value": "x", "mode": "all"}}, "filter.mode", "not a known key", id="filter-extra-key"),
-        pytest.param({"lookback_hours": -1}, "lookback_hours", "greater than or equal to 0", id="lookback-negative"),
-        pytest.param({"lookback_hours": "a day"}, "lookback_hours", "valid integer", id="lookback-text"),
+        pytest.param(
+            {"filter": {"field": "UsrBrand"}},
+            "filter",
+            "filter.value is missing",
+            id="filter-no-value",
+        ),
+        pytest.param(
+            {"filter": {"value": "x"}}, "filter", "filter.field is missing", id="filter-no-field"
+        ),
+        pytest.param(
+            {"filter": {"field": "Usr Brand", "value": "x"}},
+            "filter.field",
+            "not a CRM column name",
+            id="filter-field-bad",
+        ),
+        pytest.param(
+            {"filter": {"field": "UsrBrand", "value": "x", "mode": "all"}},
+            "filter.mode",
+            "not a known key",
+            id="filter-extra-key",
+        ),
+        pytest.param(
+            {"lookback_hours": -1},
+            "lookback_hours",
+            "greater than or equal to 0",
+            id="lookback-negative",
+        ),
+        pytest.param(
+            {"lookback_hours": "a day"}, "lookback_hours", "valid integer", id="lookback-text"
+        ),
         pytest.param({"page_size": 0}, "page_size", "greater than or equal to 1", id="page-zero"),
-        pytest.param({"page_size": 20001}, "page_size", "less than or equal to 20000", id="page-over-cap"),
-        pytest.param({"bpmonline_conn_id": "bpm online"}, "bpmonline_conn_id", "not an Airflow connection id", id="conn-id-space"),
-        pytest.param({"warehouse_conn_id": ""}, "warehouse_conn_id", "not an Airflow connection id", id="warehouse-empty"),
+        pytest.param(
+            {"page_size": 20001}, "page_size", "less than or equal to 20000", id="page-over-cap"
+        ),
+        pytest.param(
+            {"bpmonline_conn_id": "bpm online"},
+            "bpmonline_conn_id",
+            "not an Airflow connection id",
+            id="conn-id-space",
+        ),
+        pytest.param(
+            {"warehouse_conn_id": ""},
+            "warehouse_conn_id",
+            "not an Airflow connection id",
+            id="warehouse-empty",
+        ),
         pytest.param({"page_sizes": 10}, "page_sizes", "not a known key", id="unknown-key"),
     ],
 )

@@ -57,30 +57,58 @@ def test_redeploy_keeps_loaded_rows(empty_database_url):
 def test_contract_columns_exist(warehouse_url):
     with psycopg.connect(warehouse_url) as conn:
         columns = {(t, c) for t, c, *_ in _snapshot(conn)}
-    expected = {
-        ("status", c) for c in ("entity", "status_id", "name", "status_group", "is_mapped")
-    } | {
-        ("deal", c)
-        for c in (
-            "entity", "crm_id", "title", "created_on", "modified_on", "status_id",
-            "status_group", "roistat_raw", "roistat_kind", "visit_id", "revenue",
-            "first_cost", "profit", "paid_at", "excluded_at", "deleted_at",
-        )
-    } | {
-        ("channel_report", c)
-        for c in (
-            "day", "entity", "channel", "deals", "not_registered", "processing", "paid",
-            "rejected", "revenue", "forecast_revenue", "first_cost", "profit",
-            "average_check", "conversion",
-        )
-    }
+    expected = (
+        {("status", c) for c in ("entity", "status_id", "name", "status_group", "is_mapped")}
+        | {
+            ("deal", c)
+            for c in (
+                "entity",
+                "crm_id",
+                "title",
+                "created_on",
+                "modified_on",
+                "status_id",
+                "status_group",
+                "roistat_raw",
+                "roistat_kind",
+                "visit_id",
+                "revenue",
+                "first_cost",
+                "profit",
+                "paid_at",
+                "excluded_at",
+                "deleted_at",
+            )
+        }
+        | {
+            ("channel_report", c)
+            for c in (
+                "day",
+                "entity",
+                "channel",
+                "deals",
+                "not_registered",
+                "processing",
+                "paid",
+                "rejected",
+                "revenue",
+                "forecast_revenue",
+                "first_cost",
+                "profit",
+                "average_check",
+                "conversion",
+            )
+        }
+    )
     assert expected <= columns, sorted(expected - columns)
 
 
 def test_a_failing_deploy_leaves_nothing_half_done(empty_database_url, monkeypatch, tmp_path):
     good = tmp_path / "sql" / "deploy"
     good.mkdir(parents=True)
-    (good / "010_ok.sql").write_text("create schema if not exists roistat; create table roistat.t1 (x int);")
+    (good / "010_ok.sql").write_text(
+        "create schema if not exists roistat; create table roistat.t1 (x int);"
+    )
     (good / "020_broken.sql").write_text("create table roistat.t2 (x no_such_type);")
     monkeypatch.setenv("ROISTAT_INCLUDE_DIR", str(tmp_path))
     with psycopg.connect(empty_database_url) as conn:
