@@ -1,0 +1,34 @@
+"""Open the warehouse through Airflow's PostgresHook, as a psycopg 3 connection.
+
+With SQLAlchemy 2 and psycopg 3 installed (both pinned), PostgresHook hands out
+psycopg 3 connections (reference/airflow3.md §4). The loader relies on psycopg 3
+(COPY, `conn.transaction()`), so anything else is refused with a plain message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+from roistat.errors import WarehouseError
+
+
+@contextmanager
+def warehouse_connection(conn_id: str) -> Iterator[psycopg.Connection]:
+    """Yield a psycopg 3 connection for the Airflow connection `conn_id`; close it after."""
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    conn = PostgresHook(postgres_conn_id=conn_id).get_conn()
+    if not isinstance(conn, psycopg.Connection):
+        conn.close()
+        raise WarehouseError(
+            f"the connection {conn_id!r} gave a {type(conn).__module__} connection; "
+            "roistat-bpmonline needs psycopg 3 (install the pinned requirements: "
+            "SQLAlchemy 2 and psycopg 3 make PostgresHook use it)"
+        )
+    try:
+        yield conn
+    finally:
+        conn.close()
