@@ -1,0 +1,159 @@
+"""Load mapped deals into the warehouse: COPY into a stage, then one merge per batch.
+
+The caller owns the transaction: a sync opens one per entity per run, and the
+loader only ever writes inside it, so a task that dies leaves nothing
+half-written and its retry does the whole window again. Batches bound the
+memory a run needs: `batch_size` rows are held, copied and merged at a time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+
+from roistat.package_paths import sql_path
+
+DEFAULT_BATCH_SIZE = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class DealRecord:
+    """One deal as the warehouse stores it, after the rules ran."""
+
+    entity: str
+    crm_id: str
+    title: str | None
+    created_on: datetime | None
+    modified_on: datetime
+    status_id: str | None
+    status_group: str
+    roistat_raw: str | None
+    roistat_kind: str
+    visit_id: int | None
+    marker: str | None
+    revenue: Decimal | None
+    first_cost: Decimal | None
+    profit: Decimal | None
+    filter_value: str | None
+    passes_filter: bool
+
+
+STAGE_COLUMNS = tuple(f.name for f in fields(DealRecord))
+
+
+@dataclass
+class LoadCounts:
+    staged: int = 0
+    loaded_new: int = 0
+    loaded_changed: int = 0
+    excluded: int = 0
+    rejected: int = 0
+
+    @property
+    def loaded_unchanged(self) -> int:
+        return self.staged - self.loaded_new - self.loaded_changed
+
+
+def _sql(name: str) -> str:
+    return sql_path("load", name).read_text(encoding="utf-8")
+
+
+def _storable(value: Any) -> Any:
+    """Make a raw payload storable as jsonb, which refuses NUL and lone surrogates.
+
+    The quarantine must keep what the CRM sent even when that is what broke a
+    rule, so those characters are written as visible escapes instead.
+    """
+    if isinstance(value, str):
+        value = value.replace("\x00", "\\u0000")
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, Mapping):
+        return {_storable(str(k)): _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    return value
+
+
+class DealLoader:
+    """Stage and merge deals of one entity inside the caller's transaction."""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        *,
+        sync_run_id: int,
+        synced_at: datetime,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        self._conn = conn
+        self._params = {"sync_run_id": sync_run_id, "synced_at": synced_at}
+        self._batch_size = batch_size
+        self._batch: list[tuple[Any, ...]] = []
+        self._merge_sql = _sql("merge_deals.sql")
+        self.counts = LoadCounts()
+        conn.execute(_sql("create_deal_stage.sql"))
+
+    def add(self, record: DealRecord) -> None:
+        """Queue a deal; the batch is copied and merged when full."""
+        self._batch.append(tuple(getattr(record, name) for name in STAGE_COLUMNS))
+        if len(self._batch) >= self._batch_size:
+            self.flush()
+
+    def reject(
+        self,
+        *,
+        entity: str,
+        crm_id: str,
+        modified_on: str | None,
+        reason: str,
+        raw_payload: Mapping[str, Any],
+    ) -> None:
+        """Quarantine a row that broke a rule, with the reason and what the CRM sent."""
+        self.counts.rejected += 1
+        self._conn.execute(
+            """
+            insert into roistat.rejected_record as r
+                (entity, crm_id, modified_on, reason, raw_payload, sync_run_id,
+                 first_rejected_at, last_rejected_at)
+            values (%(entity)s, %(crm_id)s, %(modified_on)s, %(reason)s, %(payload)s,
+                    %(sync_run_id)s, %(synced_at)s, %(synced_at)s)
+            on conflict (entity, crm_id) do update set
+                modified_on = excluded.modified_on,
+                reason = excluded.reason,
+                raw_payload = excluded.raw_payload,
+                sync_run_id = excluded.sync_run_id,
+                last_rejected_at = excluded.last_rejected_at,
+                resolved_at = null
+            """,
+            {
+                "entity": entity,
+                "crm_id": crm_id,
+                "modified_on": modified_on,
+                "reason": reason,
+                "payload": json.dumps(_storable(raw_payload), default=str, ensure_ascii=False),
+                **self._params,
+            },
+        )
+
+    def flush(self) -> None:
+        """Copy the queued batch into the stage and merge it."""
+        if not self._batch:
+            return
+        with self._conn.cursor() as cur:
+            with cur.copy(f"copy deal_stage ({', '.join(STAGE_COLUMNS)}) from stdin") as copy:
+                for row in self._batch:
+                    copy.write_row(row)
+            cur.execute(self._merge_sql, self._params)
+            staged, new, changed, excluded = cur.fetchone()
+            cur.execute("truncate deal_stage")
+        self.counts.staged += staged
+        self.counts.loaded_new += new
+        self.counts.loaded_changed += changed
+        self.counts.excluded += excluded
+        self._batch.clear()
