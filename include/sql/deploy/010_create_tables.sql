@@ -112,7 +112,10 @@ create table if not exists roistat.sync_run (
     started_at      timestamptz not null default now(),
     finished_at     timestamptz,
     seconds         numeric,
-    error           text
+    error           text,
+    -- the PostgreSQL session that holds the run's transaction: a 'running' row
+    -- whose session is gone belongs to a task that was killed
+    backend_pid     integer
 );
 
 create index if not exists sync_run_entity_idx on roistat.sync_run (entity, started_at desc);
