@@ -1,0 +1,139 @@
+"""Values as Creatio's OData 4 writes them, and literals as it wants to read them.
+
+Creatio prints datetimes with seven fractional digits and a ``Z``
+(``2024-06-17T15:28:32.7013964Z``); Python's datetime holds microseconds only,
+so `ODataTimestamp` keeps the exact 100 ns tick count for paging and hands out
+a datetime for everything else. Filter literals follow OData 4: datetimes and
+GUIDs unquoted (quoting them is a 400), strings in single quotes with ``''``.
+See reference/creatio-api.md §3.4-3.8.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from roistat.bpmonline_errors import BpmOnlineConfigError
+
+EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
+
+_TICKS_PER_SECOND = 10_000_000
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_TIMESTAMP = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,7}))?(Z|[+-]\d\d:\d\d)",
+)
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
+DATETIME_TYPES = frozenset({"Edm.DateTimeOffset", "Edm.DateTime"})
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class ODataTimestamp:
+    """A point in time to Creatio's full precision: 100 ns ticks since 1970 UTC."""
+
+    ticks: int
+
+    @classmethod
+    def parse(cls, raw: str) -> ODataTimestamp:
+        """Parse ``2024-06-17T15:28:32.7013964Z`` (any offset, 0-7 fraction digits)."""
+        match = _TIMESTAMP.fullmatch(raw) if isinstance(raw, str) else None
+        if match is None:
+            raise ValueError(f"not an OData datetime: {raw!r}")
+        year, month, day, hour, minute, second, fraction, zone = match.groups()
+        whole = dt.datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second),
+            tzinfo=dt.UTC if zone == "Z" else dt.datetime.strptime(zone, "%z").tzinfo,
+        )  # fmt: skip
+        seconds = (whole - _EPOCH) // dt.timedelta(seconds=1)
+        return cls(seconds * _TICKS_PER_SECOND + int((fraction or "").ljust(7, "0")))
+
+    @classmethod
+    def from_datetime(cls, value: dt.datetime) -> ODataTimestamp:
+        """Convert an aware datetime; a naive one is refused rather than guessed."""
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise BpmOnlineConfigError(
+                f"datetime {value.isoformat()} has no time zone; pass an aware (UTC) datetime"
+            )
+        delta = value - _EPOCH
+        return cls((delta // dt.timedelta(microseconds=1)) * 10)
+
+    def literal(self) -> str:
+        """Return the OData 4 filter literal: unquoted, UTC, seven fraction digits."""
+        seconds, fraction = divmod(self.ticks, _TICKS_PER_SECOND)
+        whole = _EPOCH + dt.timedelta(seconds=seconds)
+        return f"{whole:%Y-%m-%dT%H:%M:%S}.{fraction:07d}Z"
+
+    def to_datetime(self) -> dt.datetime:
+        """Return an aware UTC datetime (the 7th fraction digit is dropped)."""
+        return _EPOCH + dt.timedelta(microseconds=self.ticks // 10)
+
+    def __str__(self) -> str:
+        return self.literal()
+
+
+def odata_literal(value: Any) -> str:
+    """Write a Python value as an OData 4 ``$filter`` literal."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, ODataTimestamp):
+        return value.literal()
+    if isinstance(value, dt.datetime):
+        return ODataTimestamp.from_datetime(value).literal()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, int | Decimal):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"no OData literal for {type(value).__name__}")
+
+
+def guid_literal(value: str | uuid.UUID) -> str:
+    """Write a GUID unquoted, refusing anything that is not one."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise BpmOnlineConfigError(f"{value!r} is not a GUID") from None
+
+
+def check_identifier(name: str, kind: str) -> str:
+    """Return ``name`` if it is a plain OData identifier (entity set or column)."""
+    if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+        raise BpmOnlineConfigError(
+            f"{kind} {name!r} is not an OData name: use Latin letters, digits and '_' "
+            "exactly as the CRM names it (e.g. Lead, UsrRoistat)"
+        )
+    return name
+
+
+def convert_row(row: Mapping[str, Any], types: Mapping[str, str]) -> dict[str, Any]:
+    """Return a row with datetimes parsed and empty lookups as None.
+
+    Money and other numbers stay as the server sent them: a Decimal (the JSON is
+    parsed with ``parse_float=Decimal``) or a string, for the mapping rules.
+    """
+    converted: dict[str, Any] = {}
+    for name, value in row.items():
+        if name.startswith("@odata."):
+            continue
+        if value == EMPTY_GUID:
+            value = None
+        elif isinstance(value, str) and value:
+            edm_type = types.get(name)
+            if edm_type in DATETIME_TYPES:
+                value = ODataTimestamp.parse(value).to_datetime()
+            elif edm_type == "Edm.Date":
+                value = dt.date.fromisoformat(value[:10])
+        converted[name] = value
+    return converted
