@@ -28,6 +28,9 @@ def warehouse_connection(conn_id: str) -> Iterator[psycopg.Connection]:
             "roistat-bpmonline needs psycopg 3 (install the pinned requirements: "
             "SQLAlchemy 2 and psycopg 3 make PostgresHook use it)"
         )
+    # Autocommit: every unit of work opens its own `conn.transaction()` block,
+    # so nothing is left in an implicit transaction between them.
+    conn.autocommit = True
     try:
         yield conn
     finally:
