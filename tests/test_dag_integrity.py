@@ -45,7 +45,7 @@ def test_sync_dag(dagbag):
     dag = dagbag.dags["roistat_bpmonline_sync"]
     # a bare cron string would give a trigger timetable with empty intervals
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
-    assert dag.timetable.summary == "*/15 * * * *"
+    assert dag.timetable.expression == "*/15 * * * *"
     assert dag.max_active_runs == 1
     assert set(dag.params.keys()) >= {"full_refresh", "start", "end", "reconcile"}
     assert {t.task_id for t in dag.tasks} == {"import_statuses", "sync_leads", "sync_orders"}
