@@ -1,0 +1,10 @@
+"""Entry point: `python -m sandbox --help`."""
+
+from __future__ import annotations
+
+import sys
+
+from sandbox.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
