@@ -99,6 +99,10 @@ def parse_filter(text: str) -> ast._Node:
     except odata_errors.TokenizingException as error:
         token = error.token
         char = str(token.value)[:1]
+        if char == "'":
+            raise invalid_query(
+                f"There is an unterminated string literal at position {len(text)} in '{text}'."
+            ) from error
         raise invalid_query(
             f"Syntax error: character '{char}' is not valid at position {token.index} in '{text}'."
         ) from error

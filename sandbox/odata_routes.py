@@ -26,13 +26,9 @@ from sandbox.rendering import (
     JSON_CONTENT_TYPE,
     JSON_IEEE754_CONTENT_TYPE,
     ODATA_HEADERS,
-    Field,
     RenderSettings,
-    field,
     render_collection,
     render_entity,
-    render_object,
-    writer_for,
 )
 from sandbox.schema import Entity
 from sandbox.state import SandboxState
@@ -130,11 +126,11 @@ def _collection(
         id_index = plan.add_extra('m."Id"')
         modified_index = plan.add_extra('m."ModifiedOn"')
 
-    sql, params = plan.rows_sql(planner.limit(plan))
+    sql, params = plan.rows_sql(planner.limit(plan), settings)
     rows = state.store.query(sql, params)
     count = state.store.scalar(*plan.count_sql()) if plan.count else None
-    fields = plan.fields(settings) + _expand_fields(state, plan, rows, settings)
-    body = render_collection(context + plan.context_projection(), fields, rows, count)
+    objects = [row[0] for row in rows]
+    body = render_collection(context + plan.context_projection(), objects, count)
 
     if tracking:
         served = [(row[id_index], row[modified_index]) for row in rows]
@@ -153,13 +149,12 @@ def _by_key(
     planner = Planner(state.schema, state.quirks, state.options.row_cap, state.store.clock())
     plan = planner.plan(entity, options, collection=False)
     plan.where, plan.params = 'm."Id" = ?', [row_id]
-    rows = state.store.query(*plan.rows_sql(1))
+    rows = state.store.query(*plan.rows_sql(1, settings))
     if not rows:
         # Unknown id: 404 with an empty body (reference §3.2).
         return Response(status_code=404)
-    fields = plan.fields(settings) + _expand_fields(state, plan, rows, settings)
     projection = plan.context_projection()
-    return _json(render_entity(f"{context}{projection}/$entity", fields, rows[0]), settings)
+    return _json(render_entity(f"{context}{projection}/$entity", rows[0][0]), settings)
 
 
 def _count(state: SandboxState, entity: Entity, options: dict[str, str]) -> Response:
@@ -180,8 +175,8 @@ def _create(
         raise invalid_query(str(error)) from error
     plan = Plan(entity, list(entity.columns), None)
     plan.where, plan.params = 'm."Id" = ?', [row_id]
-    row = state.store.query(*plan.rows_sql(1))[0]
-    body_out = render_entity(f"{context}/$entity", plan.fields(settings), row)
+    row = state.store.query(*plan.rows_sql(1, settings))[0]
+    body_out = render_entity(f"{context}/$entity", row[0])
     return _json(body_out, settings, status=201)
 
 
@@ -220,31 +215,6 @@ def _write_values(entity: Entity, body: bytes) -> dict[str, Any]:
             continue
         values[name] = value
     return values
-
-
-def _expand_fields(
-    state: SandboxState, plan: Plan, rows: list[tuple[Any, ...]], settings: RenderSettings
-) -> list[Field]:
-    fields = []
-    for expand in plan.expands:
-        ids = sorted({row[expand.fk_index] for row in rows} - {None})
-        names = ", ".join(c.sql for c in expand.columns)
-        inner_fields = [
-            field(c.name, i, writer_for(c, settings)) for i, c in enumerate(expand.columns)
-        ]
-        found: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            sql = f'SELECT "Id", {names} FROM {expand.target.table} WHERE "Id" IN ({marks})'  # noqa: S608
-            for row in state.store.query(sql, chunk):
-                found[row[0]] = render_object(inner_fields, row[1:])
-        fields.append(field(expand.nav.nav or "", expand.fk_index, _lookup_writer(found)))
-    return fields
-
-
-def _lookup_writer(found: dict[str, str]) -> Any:
-    return lambda value: found.get(value, "null")
 
 
 def _fire_page_faults(

@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from sandbox.errors import ODataError, invalid_query, server_error, unknown_property
 from sandbox.filtering import MAIN, FilterCompiler, column_sql
 from sandbox.options import Quirks
-from sandbox.rendering import Field, RenderSettings, writer_for
-from sandbox.rendering import field as make_field
+from sandbox.rendering import RenderSettings, expand_sql, object_sql
 from sandbox.schema import DEAL_ENTITIES, Column, Entity
 
 SUPPORTED = frozenset({"$select", "$filter", "$orderby", "$top", "$skip", "$count", "$expand"})
@@ -31,7 +30,6 @@ class Expand:
     target: Entity
     columns: list[Column]
     explicit: bool
-    fk_index: int = -1
 
 
 @dataclass
@@ -48,12 +46,17 @@ class Plan:
     count: bool = False
     extra: list[str] = field(default_factory=list)
 
-    def select_sql(self) -> str:
-        names = [f"{MAIN}.{c.sql}" for c in self.columns]
-        return ", ".join(names + self.extra)
+    def select_sql(self, settings: RenderSettings) -> str:
+        nested = [
+            (e.nav.nav or "", expand_sql(e.nav, e.target, e.columns, MAIN, settings))
+            for e in self.expands
+        ]
+        return ", ".join([object_sql(self.columns, MAIN, settings, nested), *self.extra])
 
-    def rows_sql(self, limit: int) -> tuple[str, list[object]]:
-        sql = f"SELECT {self.select_sql()} FROM {self.entity.table} AS {MAIN}"  # noqa: S608
+    def rows_sql(self, limit: int, settings: RenderSettings) -> tuple[str, list[object]]:
+        """SQL whose rows are (JSON object text, *extra values)."""
+        select = self.select_sql(settings)
+        sql = f"SELECT {select} FROM {self.entity.table} AS {MAIN}"  # noqa: S608
         if self.where:
             sql += f" WHERE {self.where}"
         if self.order:
@@ -70,7 +73,7 @@ class Plan:
     def add_extra(self, sql: str) -> int:
         """Fetch one more value per row that is not written out; return its index."""
         self.extra.append(sql)
-        return len(self.columns) + len(self.extra) - 1
+        return len(self.extra)
 
     def context_projection(self) -> str:
         """The `(...)` part of `@odata.context` for this select and expand."""
@@ -81,12 +84,6 @@ class Plan:
             inner = ",".join(c.name for c in expand.columns) if expand.explicit else ""
             items.append(f"{expand.nav.nav}({inner})")
         return f"({','.join(items)})" if items else ""
-
-    def fields(self, settings: RenderSettings) -> list[Field]:
-        return [
-            make_field(column.name, index, writer_for(column, settings))
-            for index, column in enumerate(self.columns)
-        ]
 
 
 def single_options(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
@@ -202,9 +199,7 @@ class Planner:
             columns = list(target.columns)
             if nested is not None:
                 columns = [target.by_name.get(n) or _raise_unknown(n, target) for n in nested]
-            expand = Expand(nav, target, columns, nested is not None)
-            expand.fk_index = plan.add_extra(f"{MAIN}.{nav.sql}")
-            plan.expands.append(expand)
+            plan.expands.append(Expand(nav, target, columns, nested is not None))
 
     def _order(self, entity: Entity, text: str) -> str:
         parts = []

@@ -1,22 +1,20 @@
-"""Write OData JSON bodies straight from SQLite rows.
+"""Write OData JSON bodies: each row's object is built by SQLite itself.
 
-A page of 1,000 rows is built as text, value by value, rather than as dicts
-handed to a JSON encoder: it is several times faster, and it lets money keep
-its exact decimal text (`1500.00`), which a float would lose.
+A page of 1,000 rows is produced as text by `json_object(...)` in the SELECT,
+and the envelope is joined around it here. This is several times faster than
+building dicts and encoding them, and it keeps money as its exact decimal text
+(`1500.00` stays `1500.00`; a float would lose it). Datetimes are formatted in SQL
+from ticks, seven fractional digits and `Z`, shifted by the clock quirk.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from json.encoder import encode_basestring  # the C escaper, non-ASCII kept as is
-from typing import Any
+from json.encoder import encode_basestring  # the C escaper; keeps non-ASCII as is
 
 from sandbox.catalog import EMPTY_GUID
-from sandbox.schema import Column
-from sandbox.ticks import format_ticks
-
-Writer = Callable[[Any], str]
+from sandbox.schema import Column, Entity
 
 # What ASP.NET OData answers with (minimal metadata, no IEEE754 strings).
 JSON_CONTENT_TYPE = (
@@ -36,61 +34,61 @@ class RenderSettings:
     offset_ticks: int = 0
 
 
-def writer_for(column: Column, settings: RenderSettings) -> Writer:
-    """Return a function that writes one stored value of `column` as JSON text."""
-    kind = column.kind
-    if kind == "datetime":
-        offset = settings.offset_ticks
-
-        def write_datetime(value: int | None) -> str:
-            return "null" if value is None else f'"{format_ticks(value + offset)}"'
-
-        return write_datetime
-    if kind == "money":
-        if settings.decimals_as_strings:
-            return lambda value: "null" if value is None else f'"{value}"'
-        return lambda value: "null" if value is None else value
-    if kind == "lookup":
-        empty = "null" if settings.empty_lookup_null else f'"{EMPTY_GUID}"'
-        return lambda value: empty if value is None else f'"{value}"'
-    if kind == "guid":
-        return lambda value: "null" if value is None else f'"{value}"'
-    if kind == "string":
-        return lambda value: "null" if value is None else encode_basestring(value)
-    if kind == "bool":
-        return lambda value: "null" if value is None else ("true" if value else "false")
-    return lambda value: "null" if value is None else str(value)
+def value_sql(column: Column, alias: str, settings: RenderSettings) -> str:
+    """An SQL expression whose value json_object writes as Creatio writes the column."""
+    ref = f"{alias}.{column.sql}"
+    if column.kind == "datetime":
+        if settings.offset_ticks:
+            # int() keeps this a number we made, never caller text.
+            ref = f"({ref} + {int(settings.offset_ticks)})"
+        return (
+            f"strftime('%Y-%m-%dT%H:%M:%S', {ref} / 10000000, 'unixepoch')"
+            f" || printf('.%07dZ', {ref} % 10000000)"
+        )
+    if column.kind == "money":
+        # json() makes the stored text a JSON number without passing through a float.
+        return ref if settings.decimals_as_strings else f"json({ref})"
+    if column.kind == "lookup" and not settings.empty_lookup_null:
+        return f"COALESCE({ref}, '{EMPTY_GUID}')"
+    if column.kind == "bool":
+        return (
+            f"json(CASE WHEN {ref} IS NULL THEN NULL WHEN {ref} = 0 THEN 'false' ELSE 'true' END)"
+        )
+    return ref
 
 
-@dataclass(frozen=True)
-class Field:
-    """One property of the output: its JSON key, its row position, its writer."""
-
-    prefix: str
-    index: int
-    write: Writer
-
-
-def field(name: str, index: int, write: Writer) -> Field:
-    return Field(f"{encode_basestring(name)}:", index, write)
-
-
-def render_object(fields: Sequence[Field], row: Sequence[Any]) -> str:
-    return "{" + ",".join(f.prefix + f.write(row[f.index]) for f in fields) + "}"
+def object_sql(
+    columns: Sequence[Column],
+    alias: str,
+    settings: RenderSettings,
+    nested: Sequence[tuple[str, str]] = (),
+) -> str:
+    """`json_object(...)` over columns, plus (key, SQL) pairs for expanded lookups."""
+    parts = [f"'{c.name}', {value_sql(c, alias, settings)}" for c in columns]
+    parts += [f"'{key}', json({sql})" for key, sql in nested]
+    return f"json_object({', '.join(parts)})"
 
 
-def render_collection(
-    context: str, fields: Sequence[Field], rows: Sequence[Any], count: int | None
-) -> bytes:
+def expand_sql(
+    nav: Column, target: Entity, columns: Sequence[Column], alias: str, settings: RenderSettings
+) -> str:
+    """A correlated subquery giving the expanded lookup's object, or NULL."""
+    inner = f"e_{nav.name.lower()}"
+    body = object_sql(columns, inner, settings)
+    return (
+        f"(SELECT {body} FROM {target.table} AS {inner} "  # noqa: S608 - schema names
+        f'WHERE {inner}."Id" = {alias}.{nav.sql})'
+    )
+
+
+def render_collection(context: str, objects: Sequence[str], count: int | None) -> bytes:
     """A collection answer: context, optional count, value. Never a next link."""
     head = '{"@odata.context":' + encode_basestring(context)
     if count is not None:
         head += f',"@odata.count":{count}'
-    body = ",".join([render_object(fields, row) for row in rows])
-    return (head + ',"value":[' + body + "]}").encode()
+    return (head + ',"value":[' + ",".join(objects) + "]}").encode()
 
 
-def render_entity(context: str, fields: Sequence[Field], row: Sequence[Any]) -> bytes:
-    inner = render_object(fields, row)
+def render_entity(context: str, obj: str) -> bytes:
     head = '{"@odata.context":' + encode_basestring(context)
-    return (head + ("," + inner[1:] if len(inner) > 2 else "}")).encode()
+    return (head + ("," + obj[1:] if len(obj) > 2 else "}")).encode()

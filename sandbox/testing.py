@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from sandbox.admin_client import AdminClient
 from sandbox.app import create_app
+from sandbox.auth_routes import LOGIN_PATH
 from sandbox.options import SandboxOptions
 from sandbox.server import BackgroundServer
 from sandbox.state import SandboxState
@@ -35,6 +38,19 @@ class RunningSandbox:
     @property
     def odata_url(self) -> str:
         return self.url + self.odata_path
+
+    def login(self) -> requests.Session:
+        """A `requests` session logged in by forms auth, sending BPMCSRF as required."""
+        session = requests.Session()
+        response = session.post(
+            self.url + LOGIN_PATH,
+            json={"UserName": self.user, "UserPassword": self.password},
+            timeout=30,
+        )
+        if response.json().get("Code") != 0:
+            raise RuntimeError(f"sandbox login refused: {response.text[:200]}")
+        session.headers.update({"BPMCSRF": session.cookies["BPMCSRF"], "ForceUseSession": "true"})
+        return session
 
 
 @contextmanager
