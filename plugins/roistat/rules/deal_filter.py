@@ -25,9 +25,10 @@ Known differences, all rare in a filter on CRM fields:
 
 - RE2's Unicode tables are newer than Python 3.11's, so letters and digits
   added to Unicode after version 14 count as `\\w`/`\\d` here and not in Python.
-- Case folding is RE2's simple Unicode folding; it differs from Python on a
-  handful of characters such as the Turkish dotted `İ`, which `(?i)i` matches
-  in Python and not here.
+- Case folding is Unicode's simple case folding (RE2's). On the Latin,
+  Greek, Cyrillic, Armenian and Georgian letters it agrees with Python except
+  for the Turkish `İ` and `ı`, which Python's `(?i)` also matches to `i` and
+  `I` and this filter does not.
 - `$` (without `(?m)`) is emulated by matching an optional final newline,
   so a pattern that must match a newline *after* `$`, like `$\\n`, fails here.
 """
