@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from sandbox.options import (
     SandboxOptions,
     parse_until,
 )
-from sandbox.server import bind, serve_foreground
+from sandbox.server import BackgroundServer
 from sandbox.state import SandboxState
 
 log = logging.getLogger("sandbox")
@@ -133,30 +135,36 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     state = SandboxState.open(options)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    # uvicorn runs in a thread, so the signals reach this thread and the working
+    # copy of the database is always removed on the way out.
+    server = BackgroundServer(create_app(state), options.host, options.port)
     try:
-        sock = bind(options.host, options.port)
-        host, port = sock.getsockname()[:2]
-        url = f"http://{host}:{port}"
-
-        def announce() -> None:
-            ready = {
-                "url": url,
-                "odata_path": options.odata_path,
-                "user": options.user,
-                "password": options.password,
-                "client_id": options.client_id,
-                "client_secret": options.client_secret,
-                "token_url": url + options.token_path,
-                "visits_path": str(state.dataset.visits_path),
-                "db_path": str(state.dataset.db_path),
-                "admin_token": options.admin_token,
-                "generation_seconds": state.dataset.generation_seconds,
-                "startup_seconds": round(time.monotonic() - started, 3),
-            }
-            print(json.dumps(ready), flush=True)
-            log.info("serving at %s (OData at %s%s)", url, url, options.odata_path)
-
-        serve_foreground(create_app(state), sock, announce)
+        server.start()
+        ready = {
+            "url": server.url,
+            "odata_path": options.odata_path,
+            "user": options.user,
+            "password": options.password,
+            "client_id": options.client_id,
+            "client_secret": options.client_secret,
+            "token_url": server.url + options.token_path,
+            "visits_path": str(state.dataset.visits_path),
+            "db_path": str(state.dataset.db_path),
+            "admin_token": options.admin_token,
+            "generation_seconds": state.dataset.generation_seconds,
+            "startup_seconds": round(time.monotonic() - started, 3),
+        }
+        print(json.dumps(ready), flush=True)
+        log.info("serving at %s (OData at %s%s)", server.url, server.url, options.odata_path)
+        while not stop.wait(1.0):
+            if not server.alive:
+                log.error("the server thread stopped unexpectedly")
+                return 1
+        log.info("stopping")
     finally:
+        server.stop()
         state.close()
     return 0

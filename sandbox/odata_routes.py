@@ -170,7 +170,7 @@ def _create(
 ) -> Response:
     values = _write_values(entity, body)
     try:
-        row_id = state.store.insert(entity.name, 1, values)[0]
+        row_id = state.store.insert(entity.name, 1, values, generated=False)[0]
     except StoreError as error:
         raise invalid_query(str(error)) from error
     plan = Plan(entity, list(entity.columns), None)

@@ -1,4 +1,4 @@
-"""Run the sandbox under uvicorn: in the foreground (the CLI) or in a thread (tests).
+"""Run the sandbox under uvicorn in a background thread (the CLI and tests alike).
 
 The listening socket is bound here, before uvicorn starts, so port 0 works: the
 caller learns the real port from the socket.
@@ -6,10 +6,8 @@ caller learns the real port from the socket.
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -35,21 +33,6 @@ def _config(app: Any) -> uvicorn.Config:
     )
 
 
-def serve_foreground(app: Any, sock: socket.socket, on_ready: Callable[[], None]) -> None:
-    """Serve until SIGINT or SIGTERM; call `on_ready` once requests are accepted."""
-    server = uvicorn.Server(_config(app))
-
-    async def main() -> None:
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started and not task.done():
-            await asyncio.sleep(0.01)
-        if server.started:
-            on_ready()
-        await task
-
-    asyncio.run(main())
-
-
 class BackgroundServer:
     """uvicorn in a daemon thread, stopped cleanly by `stop()`."""
 
@@ -64,6 +47,10 @@ class BackgroundServer:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
 
     def start(self, timeout: float = 30.0) -> None:
         self._thread.start()

@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from sandbox.catalog import SUPERVISOR_ID
+from sandbox.catalog import ORDER_STATUSES, QUALIFY_STATUSES, SUPERVISOR_ID
 from sandbox.deals import DealFactory, VisitBook, new_guid
 from sandbox.generate import read_meta
 from sandbox.schema import DEAL_ENTITIES, STATUS_LOOKUPS, Column, Entity
@@ -197,15 +197,24 @@ class Store:
         n: int = 1,
         values: dict[str, Any] | None = None,
         modified_on: str | int | None = None,
+        generated: bool = True,
     ) -> list[str]:
-        """Insert `n` generated deals (or lookup rows) and return their ids."""
+        """Insert `n` rows and return their ids.
+
+        Deals are generated like the seeded data unless `generated` is false; then,
+        as an OData POST does, unset columns take Creatio's defaults (blank text,
+        empty lookups, the default stage or status).
+        """
         table = self._entity(entity)
         overrides = self._normalize(table, values or {})
         names = [c.name for c in table.columns]
         statement = f"INSERT INTO {table.table} VALUES ({', '.join('?' for _ in names)})"  # noqa: S608
         with self._write_lock:
             stamp = self._stamp(modified_on)
-            rows = [self._new_row(table, stamp) for _ in range(n)]
+            if generated:
+                rows = [self._new_row(table, stamp) for _ in range(n)]
+            else:
+                rows = [self._blank_row(table, stamp) for _ in range(n)]
             if table.name == "Order":
                 first = self._next_order_number()
                 for offset, row in enumerate(rows):
@@ -296,6 +305,9 @@ class Store:
             return self._factory.lead(stamp, stamp)
         if table.name == "Order":
             return self._factory.order(stamp, stamp)
+        return self._blank_row(table, stamp)
+
+    def _blank_row(self, table: Entity, stamp: int) -> dict[str, Any]:
         row: dict[str, Any] = {
             "Id": new_guid(self._rng),
             "CreatedOn": stamp,
@@ -307,6 +319,12 @@ class Store:
         for column in table.columns:
             if column.name not in row:
                 row[column.name] = {"string": "", "int": 0, "bool": 0}.get(column.kind)
+        # Sys settings DefaultLeadStage and OrderStatusDef (reference §5.1, §5.2).
+        if table.name == "Lead":
+            row["QualifyStatusId"] = QUALIFY_STATUSES[0].id
+        if table.name == "Order":
+            row["StatusId"] = ORDER_STATUSES[0].id
+            row["Date"] = stamp
         return row
 
     def _normalize(self, table: Entity, changes: dict[str, Any]) -> dict[str, Any]:
