@@ -38,6 +38,7 @@ from __future__ import annotations
 import functools
 import re
 import warnings
+from collections.abc import Sequence
 
 # The rewrite walks Python's own parse tree, so the pattern means exactly what
 # `re` would make of it. `re._parser` is private but stable across 3.11-3.13;
@@ -52,6 +53,7 @@ from roistat.rules.rule_errors import FilterPatternError
 
 MAX_PATTERN_CHARS = 10_000
 RE2_MAX_REPEAT = 1000
+MAX_EXPLICIT_CLASSES = 8
 
 # RE2 class contents equal to Python's Unicode categories; the tests compare
 # them with `re` over every code point.
@@ -169,6 +171,7 @@ class _Translator:
 
     def __init__(self, pattern: str) -> None:
         self.pattern = pattern
+        self._explicit_classes = 0
 
     def translate(self, parsed: sre_parser.SubPattern) -> str:
         """Return the RE2 pattern for a whole parsed pattern."""
@@ -391,14 +394,26 @@ class _Translator:
         """Return a negated class as the explicit code point ranges Python's `re` matches.
 
         Used for the rare classes that mix a category with letters under a
-        negation, which RE2's class syntax cannot express; costs about a
-        tenth of a second, once per such class.
+        negation, which RE2's class syntax cannot express. Each costs a few
+        hundredths of a second to work out, so a pattern may hold only a few.
         """
-        regex = _python_class(items, negated=True, ignorecase=ignorecase)
-        run = re.compile(f"{regex.pattern}+", regex.flags)
-        ranges = [(match.start(), match.end() - 1) for match in run.finditer(_every_character())]
-        kept = _without_surrogates(ranges)
+        self._explicit_classes += 1
+        if self._explicit_classes > MAX_EXPLICIT_CLASSES:
+            self._refuse(
+                f"more than {MAX_EXPLICIT_CLASSES} negated classes mix \\w or \\W with "
+                "letters; list the characters you want instead"
+            )
+        kept = _explicit_ranges(tuple(items), ignorecase)
         return f"(?-i:[{_ranges_body(kept)}])" if kept else _NOTHING
+
+
+@functools.lru_cache(maxsize=64)
+def _explicit_ranges(items: tuple, ignorecase: bool) -> tuple[tuple[int, int], ...]:
+    """Return the code point ranges, surrogates cut out, that `re` matches for `[^items]`."""
+    regex = _python_class(list(items), negated=True, ignorecase=ignorecase)
+    run = re.compile(f"{regex.pattern}+", regex.flags)
+    ranges = [(match.start(), match.end() - 1) for match in run.finditer(_every_character())]
+    return tuple(_without_surrogates(ranges))
 
 
 def _python_class(items: list, *, negated: bool, ignorecase: bool) -> re.Pattern[str]:
@@ -444,7 +459,8 @@ def _case_sensitive(expression: str, ignorecase: bool) -> str:
     return f"(?-i:{expression})" if ignorecase else expression
 
 
-def _ranges_body(ranges: tuple[tuple[int, int], ...] | list[tuple[int, int]]) -> str:
+def _ranges_body(ranges: Sequence[tuple[int, int]]) -> str:
+    """Return RE2 class contents for inclusive code point ranges."""
     return "".join(
         f"\\x{{{low:X}}}" if low == high else f"\\x{{{low:X}}}-\\x{{{high:X}}}"
         for low, high in ranges

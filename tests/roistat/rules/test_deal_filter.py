@@ -148,6 +148,11 @@ def test_documented_differences_from_python(
         pytest.param(r"\p{L}", r"bad escape \p", id="re2-only-syntax"),
         pytest.param(r"\z", r"bad escape \z", id="re2-end-of-text"),
         pytest.param("a(?i)b", "global flags not at the start", id="late-global-flag"),
+        pytest.param(
+            "".join(f"[^\\Wа{chr(0x431 + n)}]" for n in range(9)),
+            r"more than 8 negated classes mix \w or \W with letters",
+            id="too-many-costly-classes",
+        ),
         pytest.param("", "the pattern is empty", id="empty"),
         pytest.param("a" * 10_001, "longer than 10000 characters", id="too-long"),
         pytest.param(None, "expected a string, got NoneType", id="null"),
