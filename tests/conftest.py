@@ -8,7 +8,9 @@ tests never touch data they did not create.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -38,3 +40,38 @@ def warehouse_url(empty_database_url: str) -> str:
     with psycopg.connect(empty_database_url) as conn:
         deploy_schema(conn)
     return empty_database_url
+
+
+@pytest.fixture(scope="session")
+def sandbox_data_dir(tmp_path_factory) -> Path:
+    """Generated sandbox data, shared: each sandbox run works on a private copy."""
+    return tmp_path_factory.mktemp("sandbox-data")
+
+
+@pytest.fixture
+def sandbox(sandbox_data_dir):
+    """A small bpm'online sandbox over real HTTP, fresh for each test."""
+    from sandbox.testing import run_sandbox
+
+    with run_sandbox(leads=400, orders=250, seed=3, data_dir=sandbox_data_dir) as running:
+        yield running
+
+
+@pytest.fixture
+def airflow_connections(sandbox, warehouse_url, monkeypatch):
+    """Point `bpmonline_default` and `roistat_warehouse` at the sandbox and the test database."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_BPMONLINE_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "bpmonline",
+                "host": sandbox.url,
+                "login": sandbox.user,
+                "password": sandbox.password,
+                "extra": {"odata_path": sandbox.odata_path},
+            }
+        ),
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_ROISTAT_WAREHOUSE", warehouse_url)
+    monkeypatch.delenv("AIRFLOW_VAR_ROISTAT_INTEGRATION", raising=False)
+    return {"bpmonline": sandbox, "warehouse_url": warehouse_url}

@@ -93,11 +93,12 @@ def import_statuses(
     resolution = resolve_status_groups(settings.status_groups, known)
     for problem in resolution.problems:
         log.warning("status_groups: %s", problem)
+    groups = {status_id: str(group) for status_id, group in resolution.groups.items()}
 
     reports = []
     for name in settings.entities:
         with conn.transaction():
-            report = _apply(conn, name, crm[name], stored[name], resolution.groups, now)
+            report = _apply(conn, name, crm[name], stored[name], groups, now)
         _log_report(report)
         reports.append(report)
     return reports
