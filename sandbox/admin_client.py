@@ -119,11 +119,13 @@ class AdminClient:
     def reset_counters(self) -> None:
         self._call("DELETE", "/counters")
 
-    def rows(self, entity: str) -> list[dict[str, Any]]:
+    def rows(self, entity: str, raw: bool = False) -> list[dict[str, Any]]:
         """Rows as the server stores them, read straight from SQLite.
 
         Datetimes are aware UTC datetimes (truncated to the microsecond), money is
         Decimal, empty lookups are None (or the all-zero GUID where stored so).
+        With `raw`, values stay as stored: datetimes as 100 ns ticks since the
+        Unix epoch (exact to the seventh digit), money as text.
         Without a database path, falls back to the admin endpoint.
         """
         if self.db_path is None:
@@ -136,6 +138,8 @@ class AdminClient:
             rows = [dict(zip(names, row, strict=True)) for row in cursor]
         finally:
             conn.close()
+        if raw:
+            return rows
         for row in rows:
             for column in table.columns:
                 value = row[column.name]

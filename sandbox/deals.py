@@ -82,6 +82,7 @@ class DealFactory:
         cyrillic = rng.random() < 0.65
         company, person = self._company_and_person(cyrillic)
         source = self._lookup_or_empty(_SOURCES, blank=0.20, zero=0.05)
+        budget = self._amount(blank=0.25, zero=0.05)
         medium = _SOURCE_MEDIUM.get(source) if source and source != EMPTY_GUID else None
         return {
             "Id": new_guid(rng),
@@ -92,7 +93,7 @@ class DealFactory:
             "ProcessListeners": 0,
             "LeadName": f"{company} / {person.split()[-1]}",
             "QualifyStatusId": rng.choices(_QUALIFY, cum_weights=_QUALIFY_CUM)[0],
-            "Budget": self._amount(blank=0.25, zero=0.05),
+            "Budget": budget,
             "LeadSourceId": source,
             "LeadMediumId": medium,
             "OwnerId": rng.choice(CONTACT_IDS),
@@ -102,6 +103,7 @@ class DealFactory:
             "MobilePhone": self._phone() if rng.random() < 0.7 else "",
             self.roistat_column: self.roistat_value(created),
             "UsrBrand": rng.choices(_BRANDS, cum_weights=_BRANDS_CUM)[0],
+            "UsrRevenueText": self._typed_money(budget),
         }
 
     def order(self, created: int, modified: int, roistat: str | None = None) -> dict[str, Any]:
@@ -131,6 +133,7 @@ class DealFactory:
             "UsrFirstCost": first_cost,
             "UsrProfit": profit,
             "UsrBrand": rng.choices(_BRANDS, cum_weights=_BRANDS_CUM)[0],
+            "UsrRevenueText": self._typed_money(amount),
         }
 
     def roistat_value(self, created: int) -> str:
@@ -162,6 +165,23 @@ class DealFactory:
         if style == 2:
             return visit[:3] + "\u00a0" + visit[3:]
         return f" {visit} "
+
+    def _typed_money(self, amount: str | None) -> str:
+        """The amount as a person types it into a text field, or blank."""
+        if amount is None or self.rng.random() < 0.5:
+            return ""
+        whole, cents = amount.split(".")
+        grouped = f"{int(whole):,}"
+        style = self.rng.randrange(5)
+        if style == 0:
+            return f"{grouped.replace(',', ' ')},{cents}"
+        if style == 1:
+            return f"{grouped.replace(',', chr(0xA0))},{cents}"
+        if style == 2:
+            return f"{grouped}.{cents}"
+        if style == 3:
+            return amount
+        return whole
 
     def _company_and_person(self, cyrillic: bool) -> tuple[str, str]:
         rng = self.rng

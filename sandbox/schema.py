@@ -95,6 +95,9 @@ def build_schema(roistat_column: str = "UsrRoistat") -> dict[str, Entity]:
     """Return the entity sets by name, with the roistat column named as configured."""
     roistat = _text(roistat_column, 50)
     brand = _text("UsrBrand", 250)
+    # A money amount kept in a text column, typed by hand ("1 234,56"): sites
+    # that added their revenue field as text (DESIGN.md §4).
+    revenue_text = _text("UsrRevenueText", 50)
     entities = [
         Entity(
             "Contact",
@@ -151,6 +154,7 @@ def build_schema(roistat_column: str = "UsrRoistat") -> dict[str, Entity]:
                 _text("MobilePhone"),
                 roistat,
                 brand,
+                revenue_text,
             ),
         ),
         Entity(
@@ -169,6 +173,7 @@ def build_schema(roistat_column: str = "UsrRoistat") -> dict[str, Entity]:
                 Column("UsrFirstCost", "money"),
                 Column("UsrProfit", "money"),
                 brand,
+                revenue_text,
             ),
         ),
     ]

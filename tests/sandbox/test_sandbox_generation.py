@@ -200,3 +200,16 @@ def test_timestamps_are_ordered_and_within_two_years(big: Path) -> None:
         assert min(r["CreatedOn"] for r in rows) >= until - 730 * TICKS_PER_DAY - 10_000
         assert any(r["ModifiedOn"] % 10_000 for r in rows)
         assert any(r["ModifiedOn"] % 10_000 == 0 for r in rows)
+
+
+def test_money_typed_into_a_text_column_in_every_format(big: Path) -> None:
+    values = {r["UsrRevenueText"] for r in _rows(big, "Order")} | {
+        r["UsrRevenueText"] for r in _rows(big, "Lead")
+    }
+
+    assert "" in values
+    assert any(re.fullmatch(r"\d{1,3}( \d{3})+,\d\d", v) for v in values)
+    assert any(re.fullmatch(r"\d{1,3}(\u00a0\d{3})+,\d\d", v) for v in values)
+    assert any(re.fullmatch(r"\d{1,3}(,\d{3})+\.\d\d", v) for v in values)
+    assert any(re.fullmatch(r"\d+\.\d\d", v) for v in values)
+    assert any(re.fullmatch(r"\d+", v) for v in values)
