@@ -153,11 +153,7 @@ def _apply(
                 and before["vanished_at"] is None
                 and (before["status_group"], before["is_mapped"]) == (group, is_mapped)
             ):
-                # Unchanged: only the sighting time moves, so a rerun writes no new data.
-                conn.execute(
-                    "update roistat.status set last_seen_at = %s where entity = %s and status_id = %s",
-                    (now, entity, status.status_id),
-                )
+                # Unchanged: nothing is written, so a rerun leaves the table as it was.
                 continue
 
         conn.execute(

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from roistat.entity_sync import RunContext, sync_entity
-from roistat.settings import load_settings
+from roistat.settings import IntegrationSettings, load_settings
 
 
 def run_entity_sync(
@@ -18,13 +18,14 @@ def run_entity_sync(
     data_interval_end: datetime | None,
     dag_run: Any = None,
     ti: Any = None,
+    settings: IntegrationSettings | None = None,
 ) -> dict[str, Any]:
     """Sync `entity` for this run; the task is skipped when the settings do not list it."""
     from roistat.bpmonline_hook import BpmOnlineHook
     from roistat.warehouse_connection import warehouse_connection
     from roistat.warehouse_schema import deploy_schema
 
-    settings = load_settings()
+    settings = settings or load_settings()
     if entity not in settings.entities:
         from airflow.sdk.exceptions import AirflowSkipException
 

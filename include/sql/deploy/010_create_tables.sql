@@ -14,7 +14,7 @@ create table if not exists roistat.status (
     is_mapped       boolean     not null default false,
 
     first_seen_at   timestamptz not null default now(),
-    last_seen_at    timestamptz not null default now(),
+    last_seen_at    timestamptz not null default now(),  -- the last import that changed the row
     vanished_at     timestamptz,
     renamed_from    text,
 
