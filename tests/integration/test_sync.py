@@ -37,9 +37,9 @@ def _sync(settings, entities=("lead", "order"), **params):
     }
 
 
-def _rows(url, query):
+def _rows(url, query, params=None):
     with psycopg.connect(url) as conn:
-        return sorted(conn.execute(query).fetchall(), key=repr)
+        return sorted(conn.execute(query, params).fetchall(), key=repr)
 
 
 def _dump(url):
@@ -125,8 +125,8 @@ def test_incremental_run_after_changes_and_paid_at_set_once(airflow_connections,
     }
     assert all(after[crm_id] == at for crm_id, at in first_paid_at.items())
     history = _rows(
-        url, f"select count(*) from roistat.deal_status_history where crm_id = '{not_paid[0]}'"
-    )  # noqa: S608
+        url, "select count(*) from roistat.deal_status_history where crm_id = %s", (not_paid[0],)
+    )
     assert history == [(4,)]  # first load, paid, back to qualification, paid again
 
 
@@ -184,8 +184,8 @@ def test_filter_excludes_a_deal_that_used_to_pass(airflow_connections, caplog):
     sandbox.admin.touch("Lead", ids=romashka[:1], UsrBrand="Acme")
     _sync(settings)
     excluded = _rows(
-        url, f"select excluded_at is not null from roistat.deal where crm_id = '{romashka[0]}'"
-    )  # noqa: S608
+        url, "select excluded_at is not null from roistat.deal where crm_id = %s", (romashka[0],)
+    )
     assert excluded == [(True,)]
     report_deals = _rows(url, "select coalesce(sum(deals), 0) from roistat.channel_report")
     assert report_deals == [(len(romashka) - 1,)]
@@ -211,14 +211,17 @@ def test_rows_that_break_a_rule_are_quarantined_and_the_run_goes_on(airflow_conn
 
     assert counts["lead"]["rejected"] > 0
     assert counts["lead"]["loaded_new"] + counts["lead"]["rejected"] == len(leads)
-    assert _rows(url, f"select revenue from roistat.deal where crm_id = '{readable}'") == [
+    assert _rows(url, "select revenue from roistat.deal where crm_id = %s", (readable,)) == [
         (Decimal("1234.56"),)
-    ]  # noqa: S608
-    assert _rows(url, f"select count(*) from roistat.deal where crm_id = '{unreadable}'") == [(0,)]  # noqa: S608
+    ]
+    assert _rows(url, "select count(*) from roistat.deal where crm_id = %s", (unreadable,)) == [
+        (0,)
+    ]
     reason, payload = _rows(
         url,
-        f"select reason, raw_payload ->> 'UsrBrand' from roistat.rejected_record where crm_id = '{unreadable.lower()}'",
-    )[0]  # noqa: S608
+        "select reason, raw_payload ->> 'UsrBrand' from roistat.rejected_record where crm_id = %s",
+        (unreadable.lower(),),
+    )[0]
     assert "UsrBrand" in reason and payload == "12,5,0"
 
 
