@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import csv
 import json
+import operator
 import os
 import random
 import sqlite3
@@ -26,7 +27,7 @@ from typing import Any
 from sandbox import vocabulary as words
 from sandbox.catalog import CONTACTS, LEAD_MEDIUMS, LEAD_SOURCES, ORDER_STATUSES, QUALIFY_STATUSES
 from sandbox.catalog import SUPERVISOR_ID as SUPERVISOR
-from sandbox.deals import DealFactory, VisitBook
+from sandbox.deals import DealFactory, DrawRandom, VisitBook
 from sandbox.options import SandboxOptions
 from sandbox.schema import Entity, build_schema, create_index_sql, create_table_sql
 from sandbox.ticks import TICKS_PER_DAY, TICKS_PER_MINUTE, TICKS_PER_SECOND, format_ticks, to_ticks
@@ -69,11 +70,12 @@ def generate(options: SandboxOptions, db_path: Path) -> None:
         # Nothing to protect while building a throwaway file: write fast.
         conn.execute("PRAGMA journal_mode=OFF")
         conn.execute("PRAGMA synchronous=OFF")
+        conn.execute("PRAGMA cache_size=-262144")
         for entity in schema.values():
             conn.execute(create_table_sql(entity))
         _write_lookups(conn, schema, start)
 
-        lead_rng = random.Random(f"{options.seed}:leads")
+        lead_rng = DrawRandom(f"{options.seed}:leads")
         leads = DealFactory(lead_rng, options.roistat_column, visits)
         lead_times, lead_burst = _timeline(lead_rng, options.leads, start, until, 0.58)
         lead_roistat: list[str] = []
@@ -83,7 +85,7 @@ def generate(options: SandboxOptions, db_path: Path) -> None:
             _leads(leads, lead_times, lead_roistat),
         )
 
-        order_rng = random.Random(f"{options.seed}:orders")
+        order_rng = DrawRandom(f"{options.seed}:orders")
         orders = DealFactory(order_rng, options.roistat_column, visits)
         order_times, order_burst = _timeline(order_rng, options.orders, start, until, 0.71)
         lead_created = [created for created, _ in lead_times]
@@ -97,7 +99,7 @@ def generate(options: SandboxOptions, db_path: Path) -> None:
             for statement in create_index_sql(entity):
                 conn.execute(statement)
         visits_path = visits_path_for(db_path)
-        visit_count = _write_visits(visits, random.Random(f"{options.seed}:visits"), visits_path)
+        visit_count = _write_visits(visits, DrawRandom(f"{options.seed}:visits"), visits_path)
         meta = {
             "generator": options.dataset_key(),
             "seed": options.seed,
@@ -188,11 +190,12 @@ def _orders(
 
 def _insert(conn: sqlite3.Connection, entity: Entity, rows: Iterable[dict[str, Any]]) -> None:
     names = [c.name for c in entity.columns]
+    values_of = operator.itemgetter(*names)
     marks = ", ".join("?" for _ in names)
     statement = f"INSERT INTO {entity.table} VALUES ({marks})"  # noqa: S608 - schema names
     batch: list[tuple[Any, ...]] = []
     for row in rows:
-        batch.append(tuple(row[name] for name in names))
+        batch.append(values_of(row))
         if len(batch) >= BATCH:
             conn.executemany(statement, batch)
             batch.clear()
@@ -249,7 +252,7 @@ def _write_lookups(conn: sqlite3.Connection, schema: dict[str, Entity], start: i
         _insert(conn, schema[name], rows)
 
 
-def _write_visits(visits: VisitBook, rng: random.Random, path: Path) -> int:
+def _write_visits(visits: VisitBook, rng: DrawRandom, path: Path) -> int:
     """Write the visits file: most referenced visits, plus some never converted."""
     markers = words.VISIT_MARKERS
     cum = tuple(accumulate(m[-1] for m in markers))
@@ -266,7 +269,7 @@ def _write_visits(visits: VisitBook, rng: random.Random, path: Path) -> int:
             if rng.random() < 0.07:
                 ids.pop(0)
             for written_id in ids:
-                marker, source, medium, campaign, _ = rng.choices(markers, cum_weights=cum)[0]
+                marker, source, medium, campaign, _ = rng.weighted(markers, cum)
                 writer.writerow(
                     (
                         written_id,

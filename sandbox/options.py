@@ -20,7 +20,7 @@ from typing import Any
 
 # Bump when the generator changes what it writes, so stale cached databases are
 # not reused.
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 
 DEFAULT_UNTIL = datetime(2026, 12, 1, tzinfo=UTC)
 DEFAULT_ROW_CAP = 20_000

@@ -8,7 +8,6 @@ so a changed row always sorts after everything already served.
 
 from __future__ import annotations
 
-import random
 import sqlite3
 import threading
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.catalog import ORDER_STATUSES, QUALIFY_STATUSES, SUPERVISOR_ID
-from sandbox.deals import DealFactory, VisitBook, new_guid
+from sandbox.deals import DealFactory, DrawRandom, VisitBook, new_guid
 from sandbox.generate import read_meta
 from sandbox.schema import DEAL_ENTITIES, STATUS_LOOKUPS, Column, Entity
 from sandbox.ticks import TICKS_PER_DAY, now_ticks, parse_iso_ticks, to_ticks
@@ -103,7 +102,7 @@ class Store:
         self.roistat_column = roistat_column
         self._local = threading.local()
         self._write_lock = threading.Lock()
-        self._rng = random.Random(f"{seed}:admin")
+        self._rng = DrawRandom(f"{seed}:admin")
         conn = self.connection()
         self.meta = read_meta(conn)
         self._last_tick = max(
