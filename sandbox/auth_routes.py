@@ -42,6 +42,8 @@ def build_auth_router(state: SandboxState) -> APIRouter:
             body = json.loads(await request.body() or b"{}")
         except ValueError:
             return Response("Bad Request", status_code=400, media_type="text/plain")
+        if not isinstance(body, dict):
+            body = {}
         user = str(body.get("UserName") or "")
         password = str(body.get("UserPassword") or "")
 

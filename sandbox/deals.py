@@ -57,6 +57,8 @@ class DrawRandom(random.Random):
         return seq[int(self.random() * len(seq))]
 
     def randrange(self, start: int, stop: int | None = None, step: int = 1) -> int:
+        if step != 1:
+            return super().randrange(start, stop, step)
         if stop is None:
             start, stop = 0, start
         return start + int(self.random() * (stop - start))

@@ -24,11 +24,14 @@ Kind-specific keys:
 - `login_page`: status 200 with the HTML login page instead of the answer;
 - `expire_session`: the caller's session or token dies before the request is
   checked, so it gets the unauthorized answer;
-- `touch_served`: once the matching OData page request has been answered, move a
-  row to the end of the ModifiedOn order (ModifiedOn = sandbox clock): `id` names
-  the row, else `pick` = "served" (a random row already served to clients since
-  the fault was set; the default) or "unserved" (the row right after the last one
-  served); `count` rows per firing (default 1).
+- `touch_served`: records modified while a client pages. Before the matching
+  OData page request is answered (so with `after=K`: between page K and page
+  K+1), a row moves to the end of the ModifiedOn order (ModifiedOn = sandbox
+  clock): `id` names the row, else `pick` = "served" (a random row already served
+  to clients since the fault was set; the default; waits until one was) or
+  "unserved" (the row right after the last one served, which a client paging by
+  $skip then misses); `count` rows per firing (default 1). The moved ids are
+  listed in the fault's `touched`.
 """
 
 from __future__ import annotations
@@ -77,10 +80,13 @@ class Fault:
             return False
         return self.method is None or self.method.upper() == method.upper()
 
-    def take(self) -> bool:
-        """Count one matching request; return True when the fault fires on it."""
+    def take(self, ready: bool = True) -> bool:
+        """Count one matching request; return True when the fault fires on it.
+
+        `ready` false holds a due firing back to a later request.
+        """
         self.seen += 1
-        if self.seen <= self.after:
+        if self.seen <= self.after or not ready:
             return False
         if self.times is not None and self.fired >= self.times:
             return False
@@ -219,29 +225,43 @@ class FaultBook:
     def wants_tracking(self, entity: str) -> bool:
         return entity in self.trackers
 
-    def page_served(
-        self, method: str, path: str, entity: str, rows: list[tuple[str, int]]
+    def before_page(
+        self, method: str, path: str, entity: str
     ) -> list[tuple[Fault, list[str] | None, tuple[int, str] | None]]:
-        """Record a served page; return the touch_served faults that fire now."""
-        firing = []
+        """Return the touch_served moves to make before this page is answered.
+
+        Each is (fault, ids to touch, or None with the keyset after which the next
+        unserved row is to be moved).
+        """
+        moves = []
+        with self._lock:
+            tracker = self.trackers.get(entity)
+            for fault in self._faults:
+                if fault.kind != "touch_served" or not fault.matches(method, path, entity):
+                    continue
+                served = tracker.ids if tracker is not None else []
+                # With nothing served yet there is nothing to move: wait a page.
+                ready = bool(fault.row_id or fault.pick == "unserved" or served)
+                if not fault.take(ready):
+                    continue
+                self.counters["faults.touch_served"] += 1
+                if fault.row_id:
+                    moves.append((fault, [fault.row_id], None))
+                elif fault.pick == "served":
+                    moves.append(
+                        (fault, self._rng.sample(served, min(fault.count, len(served))), None)
+                    )
+                else:
+                    last = tracker.last if tracker is not None else None
+                    moves.append((fault, None, last or (-1, "")))
+        return moves
+
+    def page_served(self, entity: str, rows: list[tuple[str, int]]) -> None:
+        """Remember which rows a page handed out."""
         with self._lock:
             tracker = self.trackers.get(entity)
             if tracker is not None:
                 tracker.add(rows)
-            for fault in self._faults:
-                if fault.kind != "touch_served" or not fault.matches(method, path, entity):
-                    continue
-                if not fault.take():
-                    continue
-                self.counters["faults.touch_served"] += 1
-                if fault.row_id:
-                    firing.append((fault, [fault.row_id], None))
-                elif fault.pick == "served" and tracker is not None and tracker.ids:
-                    chosen = self._rng.sample(tracker.ids, min(fault.count, len(tracker.ids)))
-                    firing.append((fault, chosen, None))
-                elif tracker is not None and tracker.last is not None:
-                    firing.append((fault, None, tracker.last))
-        return firing
 
     def note_touched(self, fault: Fault, ids: list[str]) -> None:
         with self._lock:

@@ -17,6 +17,7 @@ import json
 import operator
 import os
 import random
+import secrets
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -62,8 +63,8 @@ def generate(options: SandboxOptions, db_path: Path) -> None:
     start = until - SPAN_DAYS * TICKS_PER_DAY
     visits = VisitBook(origin=start - 30 * TICKS_PER_DAY)
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    temp = db_path.with_name(f"{db_path.name}.tmp-{os.getpid()}")
-    temp.unlink(missing_ok=True)
+    # A name of its own, so two runs generating the same cache cannot collide.
+    temp = db_path.with_name(f"{db_path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
 
     conn = sqlite3.connect(temp)
     try:
@@ -121,8 +122,11 @@ def generate(options: SandboxOptions, db_path: Path) -> None:
             [(key, json.dumps(value)) for key, value in meta.items()],
         )
         conn.commit()
-    finally:
+    except BaseException:
         conn.close()
+        temp.unlink(missing_ok=True)
+        raise
+    conn.close()
     os.replace(temp, db_path)
 
 
@@ -257,7 +261,7 @@ def _write_visits(visits: VisitBook, rng: DrawRandom, path: Path) -> int:
     markers = words.VISIT_MARKERS
     cum = tuple(accumulate(m[-1] for m in markers))
     written = 0
-    temp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    temp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     with open(temp, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(VISITS_HEADER)

@@ -123,6 +123,7 @@ def _collection(
     plan = planner.plan(entity, options)
     tracking = state.faults.wants_tracking(entity.name)
     if tracking:
+        _move_rows(state, request, entity)
         id_index = plan.add_extra('m."Id"')
         modified_index = plan.add_extra('m."ModifiedOn"')
 
@@ -134,7 +135,7 @@ def _collection(
 
     if tracking:
         served = [(row[id_index], row[modified_index]) for row in rows]
-        _fire_page_faults(state, request, entity, served)
+        state.faults.page_served(entity.name, served)
     return _json(body, settings)
 
 
@@ -159,7 +160,9 @@ def _by_key(
 
 def _count(state: SandboxState, entity: Entity, options: dict[str, str]) -> Response:
     planner = Planner(state.schema, state.quirks, state.options.row_cap, state.store.clock())
-    plan = planner.plan(entity, {k: v for k, v in options.items() if k == "$filter"})
+    # A count reads no columns, so it needs no $select (and no select-all quirk).
+    counting = {"$select": "Id"} | {k: v for k, v in options.items() if k == "$filter"}
+    plan = planner.plan(entity, counting)
     total = state.store.scalar(*plan.count_sql())
     # `/$count` is plain text, not JSON (reference §3.2).
     return Response(str(total), media_type="text/plain; charset=utf-8", headers=ODATA_HEADERS)
@@ -217,11 +220,10 @@ def _write_values(entity: Entity, body: bytes) -> dict[str, Any]:
     return values
 
 
-def _fire_page_faults(
-    state: SandboxState, request: Request, entity: Entity, served: list[tuple[str, int]]
-) -> None:
-    firing = state.faults.page_served(request.method, request.url.path, entity.name, served)
-    for fault, ids, after in firing:
+def _move_rows(state: SandboxState, request: Request, entity: Entity) -> None:
+    """Make the touch_served moves due before this page (records changing mid-walk)."""
+    moves = state.faults.before_page(request.method, request.url.path, entity.name)
+    for fault, ids, after in moves:
         touched: list[str] = []
         if ids:
             try:

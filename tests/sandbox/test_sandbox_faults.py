@@ -157,11 +157,11 @@ def test_touch_served_moves_a_served_row_to_the_end(
     sandbox.admin.set_fault("touch_served", entity="Lead", after=1)
 
     first = _lead_page(client, sandbox, **{"$skip": "0"}).json()["value"]
-    second = _lead_page(client, sandbox, **{"$skip": "50"}).json()["value"]
+    _lead_page(client, sandbox, **{"$skip": "50"})
 
     moved = sandbox.admin.faults()[0]["touched"]
     assert len(moved) == 1
-    assert moved[0] in {r["Id"] for r in first + second}
+    assert moved[0] in {r["Id"] for r in first}
     newest = client.get(
         sandbox.odata_url + "/Lead",
         params={"$select": "Id,ModifiedOn", "$orderby": "ModifiedOn desc,Id desc", "$top": "1"},
@@ -174,7 +174,7 @@ def test_touch_served_unserved_shifts_the_next_page(
     client: requests.Session, sandbox: RunningSandbox
 ) -> None:
     before = [r["Id"] for r in _lead_page(client, sandbox, **{"$top": "200"}).json()["value"]]
-    sandbox.admin.set_fault("touch_served", entity="Lead", pick="unserved")
+    sandbox.admin.set_fault("touch_served", entity="Lead", pick="unserved", after=1)
 
     _lead_page(client, sandbox)
     second = [r["Id"] for r in _lead_page(client, sandbox, **{"$skip": "50"}).json()["value"]]
