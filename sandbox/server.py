@@ -30,6 +30,9 @@ def _config(app: Any) -> uvicorn.Config:
         lifespan="off",
         # A short keep-alive would make idle client pools meet closed sockets.
         timeout_keep_alive=30,
+        # Present as the IIS in front of a .NET Framework Creatio does.
+        server_header=False,
+        headers=[("Server", "Microsoft-IIS/10.0"), ("X-Powered-By", "ASP.NET")],
     )
 
 
