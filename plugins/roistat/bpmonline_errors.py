@@ -35,6 +35,10 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
+# A 500 is usually passing ("Collection was modified" while routes rebuild), but
+# these causes are the query's own fault and come back every time (§3.5, §3.6).
+_DETERMINISTIC_500 = ("not found in schema",)
+
 
 class BpmOnlineError(RoistatError):
     """Base class of every error the bpm'online client raises."""
@@ -122,7 +126,7 @@ def classify_response(
             return BpmOnlineSessionEnded(f"the CRM answered {what} with an HTML page")
         return None
 
-    if status in RETRYABLE_STATUSES:
+    if status in RETRYABLE_STATUSES and not _deterministic_failure(response):
         return BpmOnlineRetryableError(
             _describe(response, what, redactor),
             reason=f"HTTP {status} {_phrase(status)}",
@@ -208,6 +212,16 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def _deterministic_failure(response: requests.Response) -> bool:
+    if response.status_code != 500:
+        return False
+    try:
+        message = odata_message(json.loads(response.text)).lower()
+    except ValueError:
+        return False
+    return any(cause in message for cause in _DETERMINISTIC_500)
+
+
 def _fatal(
     response: requests.Response, what: str, redactor: Redactor, *, hint: str
 ) -> BpmOnlineFatalError:
@@ -245,6 +259,8 @@ def _phrase(status: int) -> str:
 def _status_hint(status: int, what: str) -> str:
     if status == 400:
         return "Check the column names and filter values: OData names are case-sensitive"
+    if status == 500:
+        return "Filter lookups through their navigation path (QualifyStatus/Id), not the Id column"
     if status == 403:
         return f"Give the integration user read access to {what} in the CRM"
     if status == 404:

@@ -15,6 +15,7 @@ wrote them, made usable: datetimes aware UTC, empty lookups None, money raw.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -43,6 +44,10 @@ from roistat.bpmonline_transport import (
     Transport,
 )
 from roistat.bpmonline_values import ODataTimestamp, check_identifier, convert_row
+
+# A module logger rather than self.log: stdlib records reach the task log all the
+# same, and every part of the client then logs (and is tested) one way.
+log = logging.getLogger(__name__)
 
 KEY_COLUMNS = ("Id", "ModifiedOn")
 LOOKUP_PAGE_SIZE = 1000
@@ -162,7 +167,7 @@ class BpmOnlineHook(BaseHook):
                         f"({exc}). The user may lack access to OData, or the site logs "
                         "sessions out at once (licences, SSO); check the user in the CRM"
                     ) from None
-                self.log.warning("bpm'online session ended (%s); logging in again", exc)
+                log.warning("bpm'online session ended (%s); logging in again", exc)
                 auth.login()
         raise AssertionError("unreachable")
 
@@ -231,7 +236,7 @@ class BpmOnlineHook(BaseHook):
                 emitted += 1
                 yield convert_row(row, types)
 
-        self.log.info(
+        log.info(
             "Read %d %s rows in %d requests (%.1f s)",
             emitted,
             entity_set,
@@ -281,7 +286,7 @@ class BpmOnlineHook(BaseHook):
                     rows.setdefault(str(row["Id"]), convert_row(row, types))
                 if len(page) < LOOKUP_PAGE_SIZE:
                     return list(rows.values())
-            self.log.info("%s changed while being read; reading it again", entity_set)
+            log.info("%s changed while being read; reading it again", entity_set)
         raise BpmOnlinePagingError(f"{entity_set} kept changing while being read; try again later")
 
     def count(self, entity_set: str, filter: str | None = None) -> int:
