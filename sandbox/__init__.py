@@ -82,6 +82,8 @@ Choices where the reference leaves a question open
 - Above the row cap a response is silently truncated (no error, no next link).
 - Failed login message: "Invalid username or password."
 - Missing BPMCSRF header: 401 (403 with --csrf-status 403).
+- `--unauthorized redirect|html` answer so even when the client sends
+  `ForceUseSession: true`, so a client's detection of both is exercised.
 - Empty lookups: the all-zero GUID by default; `--empty-lookup null` writes null,
   and a few imported rows store the all-zero GUID itself, so both forms appear.
 - Strings compare case-insensitively (Creatio's usual `_CI_` collation).

@@ -131,7 +131,7 @@ class AdminClient:
         if self.db_path is None:
             return self._call("GET", f"/rows/{entity}")
         table = build_schema(self.roistat_column)[entity]
-        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"{Path(self.db_path).resolve().as_uri()}?mode=ro", uri=True)
         try:
             cursor = conn.execute(f"SELECT * FROM {table.table} ORDER BY rowid")  # noqa: S608
             names = [d[0] for d in cursor.description]

@@ -76,12 +76,9 @@ def _date_part(ticks: int | None, offset: int, part: str) -> int | None:
     }[part]
 
 
-def open_connection(path: Path, readonly: bool = False) -> sqlite3.Connection:
+def open_connection(path: Path) -> sqlite3.Connection:
     """Open the database with the collation and functions filters need."""
-    if readonly:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    else:
-        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     conn.execute("PRAGMA busy_timeout=10000")
     conn.create_collation("CI", _ci_compare)
     conn.create_function("ci_contains", 2, _ci(lambda t, p: p in t), deterministic=True)
