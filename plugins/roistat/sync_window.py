@@ -53,6 +53,9 @@ def plan_window(
     """Return the window a run reads; see the module docstring for the rules."""
     params = params or {}
     lookback = timedelta(hours=lookback_hours)
+    data_interval_start = _plain_utc(data_interval_start)
+    data_interval_end = _plain_utc(data_interval_end)
+    watermark = _plain_utc(watermark)
     reconcile = bool(params.get("reconcile"))
 
     if params.get("full_refresh"):
@@ -82,6 +85,27 @@ def plan_window(
     return SyncWindow(None, None, "initial", reconcile)
 
 
+def _plain_utc(value: datetime | None) -> datetime | None:
+    """Return `value` as a plain stdlib datetime in UTC.
+
+    Airflow hands out pendulum DateTimes; their arithmetic returns pendulum
+    Intervals, which do not mix with stdlib timedeltas further down.
+    """
+    if value is None:
+        return None
+    value = value.astimezone(timezone.utc)
+    return datetime(
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+        tzinfo=timezone.utc,
+    )
+
+
 def _starts_a_utc_day(start: datetime, end: datetime) -> bool:
     midnight = start.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     if midnight < start:
@@ -107,4 +131,4 @@ def _parse_param(params: Mapping[str, Any], key: str) -> datetime | None:
         # A bare date or datetime from the trigger form is read as UTC, like
         # every time in this package.
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    return _plain_utc(parsed)

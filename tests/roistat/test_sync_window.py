@@ -129,3 +129,19 @@ def test_first_ever_run_without_interval_reads_everything():
 
 def test_reconcile_param():
     assert _plan(params={"reconcile": True}, watermark=WATERMARK).reconcile
+
+
+def test_pendulum_datetimes_from_airflow_come_out_as_plain_datetimes():
+    import pendulum
+
+    w = _plan(
+        data_interval_start=pendulum.datetime(2025, 5, 10, 12, 15, tz="UTC"),
+        data_interval_end=pendulum.datetime(2025, 5, 10, 12, 30, tz="Europe/Moscow"),
+        run_type="backfill",
+        lookback_hours=1,
+    )
+    assert type(w.start) is datetime and type(w.end) is datetime
+    assert w.start == DIS - timedelta(hours=1)
+    assert w.end == datetime(2025, 5, 10, 9, 30, tzinfo=UTC)
+    # the arithmetic the hook does with a window bound
+    assert (w.end - datetime(1, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) > 0
