@@ -44,6 +44,10 @@ test: lint airflow-home
 demo: airflow-home
 	$(BIN)/python -m scripts.demo
 
+# The Airflow UI (airflow standalone) on the demo's data; run `make demo` first.
+airflow: airflow-home
+	$(BIN)/python -m scripts.airflow_ui
+
 bench: venv
 	$(BIN)/python -m bench.sandbox_serving
 

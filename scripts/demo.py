@@ -93,7 +93,7 @@ def prepare_warehouse(server: WarehouseServer) -> str:
         # The demo's own database: start from an empty one every time.
         server.drop_database(DEMO_DATABASE)
         url = server.create_database(DEMO_DATABASE)
-        print(f"      {server.origin} server; fresh database {DEMO_DATABASE}: {_safe(url)}")
+        print(f"      {server.origin}; fresh database {DEMO_DATABASE}: {_safe(url)}")
     print(f"      applied {', '.join(deploy_schema_at(url))}")
     return url
 
