@@ -25,7 +25,10 @@ space, the byte-order mark and bidirectional marks):
   markers, while `Промокод 12345` (a label and a visit number), `12З45` and
   `I2345` (visit numbers with a letter typed for a digit) are `invalid`. The
   marker text is stored lowercased, NFC-normalized, with runs of spaces
-  collapsed to one, so `Radio` and `radio ` are the same channel;
+  collapsed to one, so `Radio` and `radio ` are the same channel. A marker is
+  short: at most 32 characters and at most 3 space-separated words, so a
+  sentence a manager typed into the column (`пожалуйста перезвоните после
+  обеда`) is `invalid`, not a channel;
 - anything else (`{visit}`, `abc123!`, control characters, NUL): `invalid`.
 """
 
@@ -37,6 +40,10 @@ from typing import NamedTuple
 
 MAX_ROISTAT_CHARS = 50
 MAX_VISIT_ID = 2**63 - 1
+# Channel markers are short codes (`offline_expo`, `сарафанное радио`); longer
+# text in the column is a note someone typed, not a channel.
+MAX_MARKER_CHARS = 32
+MAX_MARKER_WORDS = 3
 
 # Invisible characters that arrive with copy and paste and mean nothing here:
 # zero-width space and joiners, word joiner, BOM, soft hyphen, bidi marks.
@@ -144,6 +151,8 @@ def _spelled_number(value: str) -> int | None:
 
 def _marker(value: str) -> str | None:
     """Return the normalized marker text, or None when the value is not a marker."""
+    if len(value) > MAX_MARKER_CHARS:
+        return None
     words: list[str] = []
     joiners: list[str] = []
     word = ""
@@ -164,7 +173,7 @@ def _marker(value: str) -> str | None:
         return None
     words.append(word)
 
-    if not _is_letter_word(words[0]):
+    if not _is_letter_word(words[0]) or joiners.count(" ") >= MAX_MARKER_WORDS:
         return None
     for joiner, following in zip(joiners, words[1:], strict=True):
         if _is_letter_word(following):

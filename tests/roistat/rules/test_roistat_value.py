@@ -92,7 +92,8 @@ def test_nocookie_is_the_tracker_placeholder(raw: str) -> None:
         pytest.param("сарафанное\u00a0радио", "сарафанное радио", id="no-break-space"),
         pytest.param("й", "й", id="precomposed"),
         pytest.param("и\u0306", "й", id="combining-mark-nfc"),
-        pytest.param("x" * 50, "x" * 50, id="fifty-chars"),
+        pytest.param("x" * 32, "x" * 32, id="thirty-two-chars"),
+        pytest.param("холодный звонок менеджеру", "холодный звонок менеджеру", id="three-words"),
         pytest.param("ΕΚΘΕΣΗ", "εκθεση", id="greek"),
     ],
 )
@@ -122,6 +123,11 @@ def test_short_text_is_a_marker(raw: str, text: str) -> None:
         pytest.param("123\x00456", id="nul"),
         pytest.param("abc\x07", id="bell"),
         pytest.param("1" * 51, id="fifty-one-digits"),
+        pytest.param("x" * 33, id="thirty-three-letters"),
+        pytest.param("пожалуйста перезвоните после обеда", id="four-words-a-note"),
+        pytest.param(
+            "пожалуйста перезвоните после обеда в любой рабочий", id="sentence-fifty-chars"
+        ),
         pytest.param("x" * 51, id="fifty-one-letters"),
         pytest.param("я" * 10_000, id="ten-thousand-chars"),
         pytest.param("0", id="zero"),
