@@ -110,7 +110,7 @@ def scenarios(draw):
     return rows, page_size, mutations
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(scenarios())
 def test_keyset_neither_misses_nor_repeats_under_mutation(scenario):
     rows, page_size, mutations = scenario
@@ -121,7 +121,7 @@ def test_keyset_neither_misses_nor_repeats_under_mutation(scenario):
     assert set(table.rows.items()) - set(emitted) == set(), "a row's final version was missed"
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     sizes=st.lists(st.integers(1, 30), min_size=1, max_size=6),
     page_size=st.integers(1, 12),

@@ -145,7 +145,7 @@ LOOKUPS = ["QualifyStatusId", "LeadSourceId", "LeadMediumId", "OwnerId"]
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
-    with sandbox_with_connection(tmp_path_factory, leads=150, orders=100) as sb:
+    with sandbox_with_connection(tmp_path_factory) as sb:
         yield sb
 
 
