@@ -57,6 +57,11 @@ class FormsAuth:
     def login(self) -> None:
         conn, transport = self._conn, self._transport
         session = transport.session
+        if self.logged_in:
+            # Logging in again: the old session may still hold a licence seat (a
+            # login page answer does not prove it is gone), and sites refuse
+            # logins past a seat limit. Free it first, quietly.
+            self.logout()
         session.cookies.clear()
         session.headers.pop(CSRF_HEADER, None)
         self.logged_in = False

@@ -217,10 +217,8 @@ class BpmOnlineHook(BaseHook):
         select = _select(columns)
         keyset = ModifiedOnKeyset(
             page_size=validate_page_size(page_size),
-            window_start=None
-            if window_start is None
-            else ODataTimestamp.from_datetime(window_start),
-            window_end=None if window_end is None else ODataTimestamp.from_datetime(window_end),
+            window_start=_timestamp(window_start),
+            window_end=_timestamp(window_end),
         )
         types = self._column_types(entity_set)
 
@@ -353,6 +351,10 @@ def _select(columns: Sequence[str]) -> str:
         raise TypeError("columns must be a list of column names, not one string")
     names = [check_identifier(name, "column") for name in columns]
     return ",".join(dict.fromkeys([*KEY_COLUMNS, *names]))
+
+
+def _timestamp(value: dt.datetime | None) -> ODataTimestamp | None:
+    return None if value is None else ODataTimestamp.from_datetime(value)
 
 
 def _page(reply: Reply, entity_set: str) -> tuple[list[dict[str, Any]], int | None]:

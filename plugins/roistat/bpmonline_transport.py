@@ -3,7 +3,7 @@
 `Transport.send` sends a request, sorts the answer with
 `bpmonline_errors.classify_response` and retries what is retryable with
 exponential backoff and jitter, honouring ``Retry-After``, bounded both in
-attempts and in total time. It knows nothing of OData or of logging in; an
+attempts and in total time. It knows nothing of OData or of logging in; a
 ``before_send`` callback lets the auth add its header.
 """
 
@@ -21,6 +21,7 @@ import requests
 import tenacity
 
 from roistat.bpmonline_errors import (
+    BpmOnlineConfigError,
     BpmOnlineUnavailableError,
     broken_body_error,
     classify_response,
@@ -49,8 +50,6 @@ class RetryPolicy:
     max_wait: float = DEFAULT_RETRY_MAX_WAIT
 
     def __post_init__(self) -> None:
-        from roistat.bpmonline_errors import BpmOnlineConfigError
-
         if (
             self.max_retries < 0
             or self.budget_seconds < 0

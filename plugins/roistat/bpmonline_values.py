@@ -107,6 +107,21 @@ def guid_literal(value: str | uuid.UUID) -> str:
         raise BpmOnlineConfigError(f"{value!r} is not a GUID") from None
 
 
+def lookup_filter(column: str, value: str | uuid.UUID | None) -> str:
+    """Return a ``$filter`` on a lookup, through its navigation path.
+
+    ``QualifyStatusId eq <guid>`` fails with a 500 on Creatio; the working form
+    is ``QualifyStatus/Id eq <guid>`` (reference/creatio-api.md §3.5), and an
+    empty lookup is ``QualifyStatus eq null`` (``Nav/Id eq null`` finds nothing).
+    Accepts the scalar name (``QualifyStatusId``) or the navigation name.
+    """
+    check_identifier(column, "lookup column")
+    nav = column[:-2] if column.endswith("Id") and len(column) > 2 else column
+    if value is None:
+        return f"{nav} eq null"
+    return f"{nav}/Id eq {guid_literal(value)}"
+
+
 def check_identifier(name: str, kind: str) -> str:
     """Return ``name`` if it is a plain OData identifier (entity set or column)."""
     if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):

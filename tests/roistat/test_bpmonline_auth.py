@@ -144,6 +144,15 @@ def test_session_ending_mid_read_logs_in_again_and_the_read_completes(sb, caplog
     assert "session ended" in caplog.text
 
 
+def test_logging_in_again_frees_the_old_seat_first(sb):
+    # One seat per user; the login page answer leaves the old session alive.
+    sb.admin.set_quirks(max_sessions=1)
+    sb.admin.set_fault("login_page", entity="Lead", after=1)
+    assert set(read_leads()) == expected_leads(sb)
+    seen = counters(sb)
+    assert seen["logins"] == 2 and "logins.refused" not in seen
+
+
 def test_sessions_that_die_every_few_requests_are_renewed_each_time(sb):
     sb.admin.set_quirks(session_max_requests=3)
     rows = read_leads(page_size=20)

@@ -16,6 +16,7 @@ from roistat.bpmonline_values import (
     ODataTimestamp,
     convert_row,
     guid_literal,
+    lookup_filter,
     odata_literal,
 )
 from sandbox.testing import RunningSandbox
@@ -116,6 +117,28 @@ def test_guid_literal_refuses_what_is_not_a_guid():
         guid_literal("d790a45d' or 1 eq 1")
 
 
+@pytest.mark.parametrize(
+    ("column", "value", "expected"),
+    [
+        pytest.param(
+            "QualifyStatusId",
+            "D790A45D-03FF-4DDB-9DEA-8087722C582C",
+            "QualifyStatus/Id eq d790a45d-03ff-4ddb-9dea-8087722c582c",
+            id="scalar-name",
+        ),
+        pytest.param(
+            "Status",
+            uuid.UUID(int=1),
+            "Status/Id eq 00000000-0000-0000-0000-000000000001",
+            id="nav-name",
+        ),
+        pytest.param("LeadSourceId", None, "LeadSource eq null", id="empty"),
+    ],
+)
+def test_lookup_filters_go_through_the_navigation_path(column, value, expected):
+    assert lookup_filter(column, value) == expected
+
+
 def test_convert_row_empties_lookups_and_parses_datetimes_by_type():
     types = {"ModifiedOn": "Edm.DateTimeOffset", "OwnerId": "Edm.Guid", "Note": "Edm.String"}
     row = convert_row(
@@ -207,6 +230,23 @@ def test_datetimes_are_aware_utc_and_exact_to_the_microsecond(sb):
         for column in ("CreatedOn", "ModifiedOn", "Date"):
             assert row[column] == stored[row_id][column]
             assert row[column].tzinfo is not None and row[column].utcoffset() == dt.timedelta(0)
+
+
+def test_lookup_filters_are_accepted_by_the_server(sb):
+    satisfied = "0a0808c5-5415-41f0-bea3-118cc3089959"
+    stored = sb.admin.rows("Lead")
+    with make_hook() as hook:
+        assert hook.count("Lead", lookup_filter("QualifyStatusId", satisfied)) == sum(
+            row["QualifyStatusId"] == satisfied for row in stored
+        )
+        assert hook.count("Lead", lookup_filter("LeadSourceId", None)) == sum(
+            row["LeadSourceId"] in (None, EMPTY_GUID) for row in stored
+        )
+
+
+def test_string_literals_with_quotes_are_accepted_by_the_server(sb):
+    with make_hook() as hook:
+        assert hook.count("Lead", "LeadName eq " + odata_literal("O'Brien & Co / Ltd")) == 0
 
 
 def test_local_time_labelled_z_is_taken_as_labelled_and_paging_still_holds(sb):
