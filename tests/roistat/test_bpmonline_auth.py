@@ -217,11 +217,11 @@ def test_oauth_token_is_renewed_before_it_expires(short_tokens, monkeypatch):
     sb = short_tokens
     set_connection(monkeypatch, sb, conn_id="bpmonline_core", **oauth_extra(sb))
     sb.admin.reset()
-    # 30 pages at 0.12 s each: the read outlives the three-second token. The
-    # hook renews with 10% (0.3 s) left, more than one request takes to arrive.
-    sb.admin.set_fault("latency", entity="Lead", seconds=0.12)
+    # 60 pages held 0.05 s each: the read outlives the three-second token. The
+    # hook renews with 10% (0.3 s) left, far more than one request takes.
+    sb.admin.set_fault("latency", entity="Lead", seconds=0.05)
     with make_hook("bpmonline_core") as hook:
-        rows = list(hook.iter_rows("Lead", ["LeadName"], page_size=4))
+        rows = list(hook.iter_rows("Lead", ["LeadName"], page_size=2))
     assert len(rows) == 120
     seen = counters(sb)
     assert seen["tokens"] >= 2, "the token was renewed"
