@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from decimal import Decimal
 
 import psycopg
@@ -240,13 +240,16 @@ def test_team_edition_syncs_leads_only(airflow_connections):
 
 
 def test_backfill_interval_reads_exactly_its_window(airflow_connections, settings):
-    url = airflow_connections["warehouse_url"]
-    start = datetime(2025, 4, 1, tzinfo=timezone.utc)
+    sandbox, url = airflow_connections["bpmonline"], airflow_connections["warehouse_url"]
+    stamps = sorted(row["ModifiedOn"] for row in sandbox.admin.rows("Lead"))
+    start = stamps[len(stamps) // 2].replace(hour=0, minute=0, second=0, microsecond=0)
     end = start + timedelta(days=7)
+    lookback = timedelta(hours=settings.lookback_hours)
+    expected = sum(1 for stamp in stamps if start - lookback <= stamp < end)
+
     lead = run_entity_sync(
         "lead", params={}, data_interval_start=start, data_interval_end=end, settings=settings
     )
-    lookback = timedelta(hours=settings.lookback_hours)
     span = _rows(url, "select min(modified_on), max(modified_on) from roistat.deal")[0]
-    assert lead["rows_read"] > 0
+    assert lead["rows_read"] == expected > 0
     assert span[0] >= start - lookback and span[1] < end
