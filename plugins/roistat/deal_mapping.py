@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from roistat.crm_entities import CrmEntity
@@ -52,6 +53,9 @@ class DealMapper:
     filter_column: str | None = None
     deal_filter: DealFilter | None = None
     filter_names: Mapping[str, str] | None = None
+    # Subtracted from every CRM datetime: the CRM's clock offset when it labels
+    # local time `Z` (settings crm_time_offset_minutes), zero otherwise.
+    crm_clock: timedelta = timedelta(0)
 
     filtered_out: int = 0
     unmapped_statuses: Counter = field(default_factory=Counter)
@@ -85,6 +89,7 @@ class DealMapper:
             filter_column=filter_column,
             deal_filter=deal_filter,
             filter_names=filter_names,
+            crm_clock=timedelta(minutes=settings.crm_time_offset_minutes),
         )
 
     def required_columns(self) -> dict[str, str]:
@@ -118,11 +123,13 @@ class DealMapper:
             crm_id = _in_column("Id", parse_lookup_id, raw_id)
             if crm_id is None:
                 raise CrmValueError(raw_id, "the deal has no Id", column="Id")
-            modified_on = _in_column("ModifiedOn", parse_crm_datetime, raw_modified)
+            modified_on = (
+                _in_column("ModifiedOn", parse_crm_datetime, raw_modified) - self.crm_clock
+            )
             created_raw = row.get("CreatedOn")
             if created_raw is None:
                 raise CrmValueError(created_raw, "CreatedOn is empty", column="CreatedOn")
-            created_on = _in_column("CreatedOn", parse_crm_datetime, created_raw)
+            created_on = _in_column("CreatedOn", parse_crm_datetime, created_raw) - self.crm_clock
             title_column = self.entity.title_column
             title = _in_column(title_column, _clean, row.get(title_column))
 

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
@@ -21,6 +21,7 @@ import psycopg
 from roistat.crm_entities import ENTITIES, CrmEntity
 from roistat.deal_loader import DealLoader
 from roistat.deal_mapping import DealMapper, Rejection, filter_lookup
+from roistat.deletion_reconcile import reconcile_deletions
 from roistat.settings import IntegrationSettings
 from roistat.sync_runs import (
     advance_watermark,
@@ -103,6 +104,9 @@ def _read_and_load(
         status_groups=_status_groups(conn, entity.name),
         filter_names=filter_lookup(hook, entity, settings),
     )
+    # The CRM's labels are true UTC plus its clock offset (0 on a healthy site):
+    # window literals go out in the CRM's labels, values come back to UTC.
+    crm_clock = timedelta(minutes=settings.crm_time_offset_minutes)
     hook.check_columns(entity.entity_set, mapper.required_columns())
     synced_at = datetime.now(timezone.utc)
 
@@ -115,8 +119,8 @@ def _read_and_load(
         for row in hook.iter_rows(
             entity.entity_set,
             mapper.columns(),
-            window_start=window.start,
-            window_end=window.end,
+            window_start=None if window.start is None else window.start + crm_clock,
+            window_end=None if window.end is None else window.end + crm_clock,
             page_size=settings.page_size,
         ):
             rows_read += 1
@@ -135,6 +139,7 @@ def _read_and_load(
             if watermark is None or outcome.modified_on > watermark:
                 watermark = outcome.modified_on
         loader.flush()
+        deleted = reconcile_deletions(hook, conn, entity, synced_at) if window.reconcile else 0
 
         counts: dict[str, Any] = {
             "entity": entity.name,
@@ -148,7 +153,7 @@ def _read_and_load(
             "loaded_unchanged": loader.counts.loaded_unchanged,
             "rejected": loader.counts.rejected,
             "unmapped_statuses": len(mapper.unmapped_statuses),
-            "deleted": 0,
+            "deleted": deleted,
             "watermark": watermark.isoformat() if watermark else None,
             "sync_run_id": sync_run_id,
         }
@@ -223,7 +228,7 @@ def _warn(
 def _log_summary(entity: CrmEntity, window: SyncWindow, counts: Mapping[str, Any]) -> None:
     log.info(
         "%s sync done: window %s; read %d, filtered out %d, loaded %d new / %d changed / %d unchanged, "
-        "rejected %d, unmapped statuses %d, watermark %s, %.1f s",
+        "rejected %d, unmapped statuses %d, deleted %d, watermark %s, %.1f s",
         entity.name,
         window.describe(),
         counts["rows_read"],
@@ -233,6 +238,7 @@ def _log_summary(entity: CrmEntity, window: SyncWindow, counts: Mapping[str, Any
         counts["loaded_unchanged"],
         counts["rejected"],
         counts["unmapped_statuses"],
+        counts["deleted"],
         counts["watermark"] or "unchanged",
         counts["seconds"],
     )

@@ -107,6 +107,10 @@ class IntegrationSettings(BaseModel):
     lookback_hours: int = Field(default=24, ge=0, le=24 * 90)
     # Creatio answers at most 20,000 rows per request (reference/creatio-api.md §3.3).
     page_size: int = Field(default=1000, ge=1, le=20000)
+    # Some Creatio builds label local time with `Z` (reference/creatio-api.md
+    # §3.7). The CRM clock's offset from UTC in minutes (180 for UTC+3) makes the
+    # sync shift every CRM datetime and window literal back to true UTC.
+    crm_time_offset_minutes: int = Field(default=0, ge=-14 * 60, le=14 * 60)
 
     @field_validator("bpmonline_conn_id", "warehouse_conn_id")
     @classmethod

@@ -253,3 +253,38 @@ def test_backfill_interval_reads_exactly_its_window(airflow_connections, setting
     span = _rows(url, "select min(modified_on), max(modified_on) from roistat.deal")[0]
     assert lead["rows_read"] == expected > 0
     assert span[0] >= start - lookback and span[1] < end
+
+
+def test_reconciliation_marks_deals_deleted_in_the_crm(airflow_connections, settings):
+    sandbox, url = airflow_connections["bpmonline"], airflow_connections["warehouse_url"]
+    _sync(settings, full_refresh=True)
+    lead, order = sandbox.admin.rows("Lead")[0]["Id"], sandbox.admin.rows("Order")[0]["Id"]
+    sandbox.admin.delete("Lead", [lead])
+    sandbox.admin.delete("Order", [order])
+
+    plain = _sync(settings)  # no reconcile: nothing is marked
+    assert plain["lead"]["deleted"] == 0
+    counts = _sync(settings, reconcile=True)
+    assert (counts["lead"]["deleted"], counts["order"]["deleted"]) == (1, 1)
+    marked = _rows(url, "select crm_id::text from roistat.deal where deleted_at is not null")
+    assert marked == sorted([(lead.lower(),), (order.lower(),)])
+    report = _rows(url, "select sum(deals) from roistat.channel_report")[0][0]
+    assert report == len(
+        _rows(url, "select 1 from roistat.deal where deleted_at is null and excluded_at is null")
+    )
+
+
+def test_crm_clock_labelled_z_in_local_time_is_corrected(airflow_connections, settings):
+    sandbox, url = airflow_connections["bpmonline"], airflow_connections["warehouse_url"]
+    sandbox.admin.set_quirks(clock_offset_minutes=180)
+    shifted = parse_settings({"entities": ["order"], "crm_time_offset_minutes": 180}, source="test")
+    _sync(shifted, full_refresh=True)
+    stored = dict(_rows(url, "select crm_id::text, modified_on from roistat.deal"))
+    truth = {row["Id"].lower(): row["ModifiedOn"] for row in sandbox.admin.rows("Order")}
+    assert stored == truth
+    # an explicit window is read in true UTC too
+    start = sorted(truth.values())[len(truth) // 2]
+    window = _sync(shifted, start=start.isoformat(), end=(start + timedelta(days=3)).isoformat())
+    lookback = timedelta(hours=shifted.lookback_hours)
+    expected = sum(1 for t in truth.values() if start - lookback <= t < start + timedelta(days=3))
+    assert window["order"]["rows_read"] == expected

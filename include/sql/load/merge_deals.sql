@@ -128,6 +128,8 @@ merged as (
             when excluded.excluded_at is null then null
             else coalesce(d.excluded_at, excluded.excluded_at)
         end,
+        -- a deal the CRM sends again exists again
+        deleted_at = null,
         last_synced_at = excluded.last_synced_at,
         last_changed_at = case
             when d.content_hash = excluded.content_hash then d.last_changed_at

@@ -1,0 +1,92 @@
+"""Find deals deleted in the CRM: an id-only scan, compared with the warehouse.
+
+Creatio sends no tombstones, so a deleted lead or order simply stops being
+returned. A reconciliation reads every id of the entity (cheap: `$select=Id`,
+paged on the same keyset as the sync, so a row modified during the scan is
+never skipped), streams them into a temporary table, and marks the deals that
+are missing `deleted_at`; a deal that is back loses it. Deleted deals stay in
+`roistat.deal` and leave the report.
+
+Runs inside the sync's transaction, after the read, so the ids it compares
+include every deal the run itself loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from roistat.crm_entities import CrmEntity
+
+log = logging.getLogger(__name__)
+
+ID_PAGE_SIZE = 5000
+
+
+def reconcile_deletions(
+    hook: Any, conn: psycopg.Connection, entity: CrmEntity, synced_at: datetime
+) -> int:
+    """Mark deals missing from the CRM deleted, clear the mark on those back; return newly deleted."""
+    conn.execute("create temporary table crm_ids (crm_id uuid not null) on commit drop")
+    with conn.cursor() as cur:
+        with cur.copy("copy crm_ids (crm_id) from stdin") as copy:
+            for crm_id in hook.iter_ids(entity.entity_set, page_size=ID_PAGE_SIZE):
+                copy.write_row((crm_id,))
+        cur.execute("create index on crm_ids (crm_id)")
+        cur.execute("analyze crm_ids")
+        seen = cur.execute("select count(distinct crm_id) from crm_ids").fetchone()[0]
+        stored = cur.execute(
+            "select count(*) from roistat.deal where entity = %s and deleted_at is null",
+            (entity.name,),
+        ).fetchone()[0]
+        if seen == 0 and stored > 0:
+            # An empty answer is far likelier a permission or configuration change
+            # than every deal deleted at once: refuse to wipe the report.
+            log.warning(
+                "%s reconciliation: the CRM returned no ids at all while the warehouse holds %d; "
+                "nothing is marked deleted. Check the integration user's access to %s.",
+                entity.name,
+                stored,
+                entity.entity_set,
+            )
+            return 0
+
+        back = cur.execute(
+            """
+            update roistat.deal as d
+            set deleted_at = null
+            where d.entity = %s
+                and d.deleted_at is not null
+                and exists (select 1 from crm_ids as c where c.crm_id = d.crm_id)
+            """,
+            (entity.name,),
+        ).rowcount
+        deleted = cur.execute(
+            """
+            update roistat.deal as d
+            set deleted_at = %s
+            where d.entity = %s
+                and d.deleted_at is null
+                and not exists (select 1 from crm_ids as c where c.crm_id = d.crm_id)
+            """,
+            (synced_at, entity.name),
+        ).rowcount
+    log.info(
+        "%s reconciliation: %d ids in the CRM; %d deals newly marked deleted, %d back",
+        entity.name,
+        seen,
+        deleted,
+        back,
+    )
+    if stored and deleted > stored // 10:
+        log.warning(
+            "%s reconciliation marked %d of %d deals deleted (over 10%%); if that is not a mass "
+            "deletion in the CRM, check the integration user's access rights",
+            entity.name,
+            deleted,
+            stored,
+        )
+    return deleted
