@@ -212,7 +212,7 @@ def _render(request: Request, template: str, *, status_code: int = 200, **contex
     html = env.get_template(template).render(
         request=request,
         page_path=_path(request, "sent_leads_page"),
-        static=lambda name: request.url_for("static", path=name).path,
+        static=lambda name: _path(request, "static") + name,
         status_groups=STATUS_GROUPS,
         sync_dag_id=SYNC_DAG_ID,
         statuses_dag_id=STATUSES_DAG_ID,
@@ -279,8 +279,18 @@ def _unavailable_message(exc: Exception) -> str:
 # -- links --------------------------------------------------------------------
 
 
+# Paths are built from the mount point by hand: inside the API server the
+# scope's router is Airflow's, which knows none of this app's route names.
+_PATHS = {
+    "sent_leads_page": "/sent-leads",
+    "sent_leads_summary": "/sent-leads/summary",
+    "sent_leads_export": "/sent-leads/export.csv",
+    "static": "/sent-leads/static/",
+}
+
+
 def _path(request: Request, name: str) -> str:
-    return request.url_for(name).path
+    return request.scope.get("root_path", "").rstrip("/") + _PATHS[name]
 
 
 def _link(request: Request, name: str, items: list[tuple[str, str]]) -> str:
