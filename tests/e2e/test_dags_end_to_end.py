@@ -26,6 +26,7 @@ from sandbox import vocabulary
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
+COMPLETED = "40de86ee-274d-4098-9b92-9ebdcf83d4fc"  # order status "4. Completed", paid
 
 pytestmark = pytest.mark.slow
 
@@ -153,3 +154,48 @@ def test_dags_fill_the_report_with_the_sandboxs_own_totals(airflow_home, sandbox
     channels = {channel for _, _, channel in actual}
     assert {"nocookie", "no visit number", "unknown visit"} <= channels
     assert channels & set(vocabulary.OFFLINE_MARKERS)
+
+    # The status DAG again: nothing changes; then a rename keeps the group.
+    statuses = (
+        "select entity, status_id, name, status_group, is_mapped, renamed_from from roistat.status"
+    )
+    with psycopg.connect(warehouse_url) as conn:
+        before = sorted(conn.execute(statuses).fetchall())
+    _dags_test(env, "roistat_bpmonline_statuses", {})
+    sandbox.admin.rename_status("OrderStatus", COMPLETED, "4. Оплачен")
+    with psycopg.connect(warehouse_url) as conn:
+        assert sorted(conn.execute(statuses).fetchall()) == before
+    _dags_test(env, "roistat_bpmonline_statuses", {})
+    with psycopg.connect(warehouse_url) as conn:
+        renamed = conn.execute(
+            "select name, status_group, renamed_from from roistat.status where status_id = %s",
+            (COMPLETED,),
+        ).fetchall()
+    assert renamed == [("4. Оплачен", "paid", "4. Completed")]
+
+
+def test_the_bpmonline_connection_type_is_registered(airflow_home):
+    def airflow(*args: str) -> str:
+        result = subprocess.run([AIRFLOW, *args], env=airflow_home, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        return result.stdout
+
+    assert "roistat-bpmonline" in airflow("providers", "list")
+    airflow(
+        "connections",
+        "add",
+        "bpm_cli_check",
+        "--conn-type",
+        "bpmonline",
+        "--conn-host",
+        "https://mysite.creatio.com",
+        "--conn-login",
+        "integration",
+        "--conn-password",
+        "not-a-real-password",
+        "--conn-extra",
+        '{"odata_path": "/odata"}',
+    )
+    stored = json.loads(airflow("connections", "get", "bpm_cli_check", "-o", "json"))
+    assert stored[0]["conn_type"] == "bpmonline"
+    assert stored[0]["extra_dejson"] == {"odata_path": "/odata"}
