@@ -59,8 +59,14 @@ class ODataTimestamp:
             raise BpmOnlineConfigError(
                 f"datetime {value.isoformat()} has no time zone; pass an aware (UTC) datetime"
             )
-        delta = value - _EPOCH
-        return cls((delta // dt.timedelta(microseconds=1)) * 10)
+        # Rebuild as a plain datetime: Airflow hands out pendulum DateTimes, whose
+        # differences are pendulum Intervals that do not divide by a timedelta.
+        value = value.astimezone(dt.UTC)
+        plain = dt.datetime(
+            value.year, value.month, value.day, value.hour, value.minute, value.second,
+            value.microsecond, tzinfo=dt.UTC,
+        )  # fmt: skip
+        return cls(((plain - _EPOCH) // dt.timedelta(microseconds=1)) * 10)
 
     def literal(self) -> str:
         """Return the OData 4 filter literal: unquoted, UTC, seven fraction digits."""
@@ -136,7 +142,9 @@ def convert_row(row: Mapping[str, Any], types: Mapping[str, str]) -> dict[str, A
     """Return a row with datetimes parsed and empty lookups as None.
 
     Money and other numbers stay as the server sent them: a Decimal (the JSON is
-    parsed with ``parse_float=Decimal``) or a string, for the mapping rules.
+    parsed with ``parse_float=Decimal``) or a string, for the mapping rules. A
+    datetime that does not parse is left as the server's text: the mapping rules
+    reject that one row with the reason, instead of the whole read failing.
     """
     converted: dict[str, Any] = {}
     for name, value in row.items():
@@ -146,9 +154,12 @@ def convert_row(row: Mapping[str, Any], types: Mapping[str, str]) -> dict[str, A
             value = None
         elif isinstance(value, str) and value:
             edm_type = types.get(name)
-            if edm_type in DATETIME_TYPES:
-                value = ODataTimestamp.parse(value).to_datetime()
-            elif edm_type == "Edm.Date":
-                value = dt.date.fromisoformat(value[:10])
+            try:
+                if edm_type in DATETIME_TYPES:
+                    value = ODataTimestamp.parse(value).to_datetime()
+                elif edm_type == "Edm.Date":
+                    value = dt.date.fromisoformat(value[:10])
+            except ValueError:
+                pass
         converted[name] = value
     return converted

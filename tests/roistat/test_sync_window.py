@@ -145,3 +145,12 @@ def test_pendulum_datetimes_from_airflow_come_out_as_plain_datetimes():
     assert w.end == datetime(2025, 5, 10, 9, 30, tzinfo=UTC)
     # the arithmetic the hook does with a window bound
     assert (w.end - datetime(1, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) > 0
+
+
+def test_window_bounds_become_odata_literals_from_pendulum_values():
+    import pendulum
+
+    from roistat.bpmonline_values import ODataTimestamp
+
+    value = pendulum.datetime(2025, 5, 10, 15, 30, 0, 123456, tz="Europe/Moscow")
+    assert ODataTimestamp.from_datetime(value).literal() == "2025-05-10T12:30:00.1234560Z"
