@@ -48,7 +48,7 @@ AIRFLOW_BIN = Path(sys.executable).parent / "airflow"
 REDIS_ADDRESS = ("127.0.0.1", 6379)
 MODES = ("standalone", "celery")
 FINAL_STATES = frozenset({"success", "failed"})
-STOP_GRACE_SECONDS = 20.0
+STOP_GRACE_SECONDS = 10.0
 LOG_TAIL_LINES = 40
 
 
@@ -216,7 +216,7 @@ def airflow_cluster(
     *,
     base_dir: Path,
     mode: str = "standalone",
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str | None] | None = None,
     port: int | None = None,
     metadata_url: str | None = None,
     ready_timeout: float = 240,
@@ -227,7 +227,8 @@ def airflow_cluster(
     """Start Airflow under `base_dir`, yield it when the API and scheduler are up, stop it.
 
     `env` is applied last, over everything this function sets (connections,
-    `ROISTAT_TASK_RETRIES`, a different `AIRFLOW__CORE__DAGS_FOLDER`, ...).
+    `ROISTAT_TASK_RETRIES`, a different `AIRFLOW__CORE__DAGS_FOLDER`, ...); a
+    value of None removes that variable.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -314,7 +315,7 @@ def _build_env(
     broker_url: str | None,
     worker_concurrency: int,
     admin_user: str,
-    overrides: Mapping[str, str],
+    overrides: Mapping[str, str | None],
 ) -> dict[str, str]:
     # Settings inherited from the caller's AIRFLOW__* variables (the Makefile's,
     # a developer's shell) would make the cluster depend on who runs the test.
@@ -369,7 +370,11 @@ def _build_env(
                 "AIRFLOW__OPERATORS__DEFAULT_QUEUE": f"roistat_test_{uuid.uuid4().hex[:10]}",
             }
         )
-    env.update(overrides)
+    for key, value in overrides.items():
+        if value is None:
+            env.pop(key, None)  # None unsets a variable the caller's environment has
+        else:
+            env[key] = value
     return env
 
 
