@@ -165,7 +165,7 @@ def sent_leads_summary(request: Request, user: SignedInUser) -> Response:
             return HTMLResponse("")
         totals = fetch_totals(conn, filters)
         chart = fetch_daily(conn, filters, totals.newest_created_on)
-        channels = fetch_channels(conn, filters)
+        channels = fetch_channels(conn, filters, chart.pop("since"))
 
     return _render(
         request,

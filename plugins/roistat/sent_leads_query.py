@@ -306,7 +306,7 @@ def fetch_daily(
 ) -> dict[str, Any]:
     """Return deals per day and group for the `days` up to the newest deal, chart-ready."""
     if newest is None:
-        return {"days": [], "groups": {group: [] for group in STATUS_GROUPS}}
+        return {"since": None, "days": [], "groups": {group: [] for group in STATUS_GROUPS}}
     last_day = newest.astimezone(timezone.utc).date()
     first_day = last_day - timedelta(days=days - 1)
     if filters.created_from and filters.created_from > first_day:
@@ -320,6 +320,7 @@ def fetch_daily(
     counts = {(row["created_date"], row["status_group"]): row["deals"] for row in found}
     all_days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
     return {
+        "since": _day_start(first_day),
         "days": [day.isoformat() for day in all_days],
         "groups": {
             group: [counts.get((day, group), 0) for day in all_days] for group in STATUS_GROUPS
@@ -328,12 +329,17 @@ def fetch_daily(
 
 
 def fetch_channels(
-    conn: psycopg.Connection, filters: SentLeadsFilters, *, limit: int = CHANNEL_CHOICES
+    conn: psycopg.Connection,
+    filters: SentLeadsFilters,
+    since: datetime | None,
+    *,
+    limit: int = CHANNEL_CHOICES,
 ) -> list[dict[str, Any]]:
-    """Return the channels of the filtered list with their deal counts, most first."""
-    return _select(
-        conn, "select_channels.sql", {**filters.bind(), "channel_rows": limit}, row_type=None
-    )
+    """Return the channels of the filtered list since `since`, with their deal counts."""
+    if since is None:
+        return []
+    params = {**filters.bind(), "chart_from": since, "channel_rows": limit}
+    return _select(conn, "select_channels.sql", params, row_type=None)
 
 
 def fetch_notices(conn: psycopg.Connection) -> Notices:
