@@ -75,70 +75,100 @@ def target(value: float | None, limit: float, *, at_least: bool) -> dict[str, An
 def format_table(results: dict[str, Any]) -> str:
     """The readable summary of a run: figures, ratios and targets."""
     m = results["measurements"]
+    machine = results["machine"]
     lines = [
         f"roistat-bpmonline pipeline benchmark: {results['leads']:,} leads + "
-        f"{results['orders']:,} orders, {results['repetitions']} repetitions, "
-        f"page size {results['page_size']}",
-        f"machine: {results['machine']['cpus']} cores, load average "
-        f"{results['machine']['load_start']} at start, {results['machine']['load_end']} at end; "
-        f"warehouse: {results['warehouse']}",
-        f"sandbox serving: {_rate(results['sandbox']['serving_rows_per_second'])} "
-        f"(request time of the raw fetch), 1,000-row page median "
-        f"{results['sandbox']['page_median_ms']:.1f} ms, p95 {results['sandbox']['page_p95_ms']:.1f} ms",
-        "",
-        f"  {'measurement':44} {'median':>14} {'slowest-fastest':>22} {'spread':>7}",
+        f"{results['orders']:,} orders, {results['repetitions']} repetition(s), "
+        f"page size {results['page_size']}, {results['seconds']:.0f} s in all",
+        f"machine: {machine['cpus']} cores, load average {machine['load_start']} at start, "
+        f"{machine['load_end']} at end; warehouse: {results['warehouse']}",
     ]
+    sandbox = results["sandbox"]
+    if sandbox:
+        lines.append(
+            f"sandbox serving: {_rate(sandbox['serving_rows_per_second'])} (the raw fetch's "
+            f"request time), 1,000-row page median {sandbox['page_median_ms']:.1f} ms, "
+            f"p95 {sandbox['page_p95_ms']:.1f} ms"
+        )
+    lines += ["", f"  {'measurement':44} {'median':>15} {'slowest-fastest':>22} {'spread':>7}"]
 
-    def row(label: str, key: str, note: str = "") -> None:
+    def row(label: str, key: str, note: str = "", seconds: bool = False) -> None:
         data = m.get(key)
         if data is None:
-            lines.append(f"  {label:44} {'not run':>14}  {note}")
+            lines.append(f"  {label:44} {'not run':>15}  {note}".rstrip())
             return
-        spread = f"{_num(data['rows_per_second_min'])}-{_num(data['rows_per_second_max'])}"
+        if seconds:
+            values = data["seconds"]
+            median = f"{data['median_seconds']:.1f} s"
+            spread = f"{min(values):.1f}-{max(values):.1f} s"
+            note = note or f"{data['rows']:,} rows read"
+        else:
+            median = _rate(data["rows_per_second"])
+            spread = f"{_num(data['rows_per_second_min'])}-{_num(data['rows_per_second_max'])}"
         lines.append(
-            f"  {label:44} {_rate(data['rows_per_second']):>14} {spread:>22} "
-            f"{data['spread']:>6.0%}  {note}".rstrip()
+            f"  {label:44} {median:>15} {spread:>22} {data['spread']:>6.0%}  {note}".rstrip()
         )
 
+    ratios = results["ratios"]
     row("1 raw fetch (requests + json.loads)", "raw_fetch")
-    row("2 extract (BpmOnlineHook.iter_rows)", "extract")
-    row("  extract + DealMapper.map (info)", "extract_and_map")
+    row(
+        "2 extract (BpmOnlineHook.iter_rows)",
+        "extract",
+        _ratio(ratios, "extract_vs_raw_fetch", "1"),
+    )
+    row(
+        "  extract + DealMapper.map (info)",
+        "extract_and_map",
+        _ratio(ratios, "extract_and_map_vs_raw_fetch", "1"),
+    )
     row("3 raw COPY into an unindexed table", "raw_copy")
     row("  raw COPY of preformatted text (info)", "raw_copy_text")
-    row("4 load into an empty table (DealLoader)", "load_empty")
-    row("  load again, 1% of rows changed", "load_changed")
+    row(
+        "4 load into an empty table (DealLoader)",
+        "load_empty",
+        _ratio(ratios, "load_empty_vs_raw_copy", "3"),
+    )
+    row(
+        "  load again, 1% of rows changed",
+        "load_changed",
+        _ratio(ratios, "load_changed_vs_raw_copy", "3"),
+    )
     row("5 end to end: full sync, both entities", "sync_full")
     row("  end to end at N/10", "sync_full_small")
-    row("6 incremental after 1% changed", "sync_incremental")
+    row("6 incremental after 1% changed", "sync_incremental", seconds=True)
     row("7 dlt rest_api -> postgres, merge on Id", "dlt", results.get("dlt_note", ""))
 
     memory = results["memory"]
-    lines += [
-        "",
-        f"  peak RSS of the sync process: {memory['peak_mib_n']:.0f} MiB at N, "
-        f"{memory['peak_mib_n10']:.0f} MiB at N/10 (after imports: "
-        f"{memory['baseline_mib_n']:.0f} / {memory['baseline_mib_n10']:.0f} MiB)",
-    ]
+    if memory["peak_mib_n"] and memory["peak_mib_n10"]:
+        lines += [
+            "",
+            f"  peak RSS of the sync process: {memory['peak_mib_n']:.0f} MiB at N, "
+            f"{memory['peak_mib_n10']:.0f} MiB at N/10 (after imports: "
+            f"{memory['baseline_mib_n']:.0f} / {memory['baseline_mib_n10']:.0f} MiB)",
+        ]
     if m.get("dlt") and "peak_rss_mib" in m["dlt"]:
         lines.append(f"  peak RSS of the dlt process: {m['dlt']['peak_rss_mib']['median']:.0f} MiB")
     lines += ["", "  targets"]
-    labels = {
-        "extract_vs_raw_fetch": "extract / raw fetch",
-        "load_empty_vs_raw_copy": "load into empty / raw COPY",
-        "peak_memory_n_vs_n10": "peak memory at N / at N/10",
-        "incremental_vs_full_sync": "incremental time / full sync time",
-        "end_to_end_vs_dlt": "end to end rows/s / dlt rows/s",
-    }
     for name, t in results["targets"].items():
-        sign = (
-            ">="
-            if name in ("extract_vs_raw_fetch", "load_empty_vs_raw_copy", "end_to_end_vs_dlt")
-            else "<="
-        )
+        label, sign = TARGET_LABELS[name]
         value = "n/a" if t["value"] is None else f"{t['value']:.3f}"
         verdict = {True: "holds", False: "DOES NOT HOLD", None: "not measured"}[t["holds"]]
-        lines.append(f"    {labels.get(name, name):36} {value:>8} {sign} {t['limit']:<5} {verdict}")
+        lines.append(f"    {label:36} {value:>8} {sign} {t['limit']:<5} {verdict}")
     return "\n".join(lines)
+
+
+TARGET_LABELS = {
+    "extract_vs_raw_fetch": ("extract / raw fetch", ">="),
+    "load_empty_vs_raw_copy": ("load into empty / raw COPY", ">="),
+    "peak_memory_n_vs_n10": ("peak memory at N / at N/10", "<="),
+    "incremental_vs_full_sync": ("incremental time / full sync time", "<="),
+    "end_to_end_vs_dlt": ("end to end rows/s / dlt rows/s", ">="),
+}
+
+
+def _ratio(ratios: dict[str, float | None], key: str, of: str) -> str:
+    value = ratios.get(key)
+    return "" if value is None else f"{value:.2f} of ({of})"
 
 
 def _num(value: float) -> str:

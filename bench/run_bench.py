@@ -57,6 +57,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "bench" / "results.json"
 DATABASE_PREFIX = "roistat_bench"
 TOUCH_BATCH = 2_000
+PHASES = ("extract", "load", "sync", "dlt")
 
 # Targets from issue 7: (name, limit, at_least).
 TARGETS = {
@@ -105,10 +106,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", type=Path, default=REPO_ROOT / ".sandbox")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--no-dlt", action="store_true", help="skip the dlt peer")
+    parser.add_argument(
+        "--only",
+        type=lambda text: text.split(","),
+        default=list(PHASES),
+        help=f"a comma-separated subset of {','.join(PHASES)} (default: all)",
+    )
     parser.add_argument("--dlt-venv", type=Path, default=bench_dlt.DEFAULT_VENV)
     args = parser.parse_args(argv)
     if args.rows < 100 or args.repeat < 1:
         parser.error("--rows must be at least 100 and --repeat at least 1")
+    if not set(args.only) <= set(PHASES):
+        parser.error(f"--only takes {', '.join(PHASES)}")
 
     _default_airflow_env()
     # The hook's and the loader's INFO lines would bury the progress lines.
@@ -131,7 +140,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     bench = Run(args, find_server(), work_dir, log_path)
     settings = load_settings_file(DEFAULT_SETTINGS_FILE)
     entities = list(settings.entities)
-    dlt_python = None if args.no_dlt else bench_dlt.ensure_venv(args.dlt_venv)
+    phases = set(args.only)
+    run_dlt = "dlt" in phases and not args.no_dlt
+    dlt_python = bench_dlt.ensure_venv(args.dlt_venv) if run_dlt else None
+    if not run_dlt:
+        bench.notes["dlt_note"] = "skipped (--no-dlt)" if args.no_dlt else "skipped (--only)"
 
     try:
         with _sandbox(args, args.rows) as (site, ready):
@@ -139,24 +152,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             _point_connections(site, warehouse)
             status_groups = _import_statuses(settings, warehouse)
 
-            _extraction(bench, site, settings, entities)
-            records = _load_phase(bench, site, settings, entities, status_groups, warehouse)
-            ids = _ids_to_touch(records)
-            del records
-            gc.collect()
+            if "extract" in phases:
+                _extraction(bench, site, settings, entities)
+            ids: dict[str, list[str]] = {}
+            if phases & {"load", "sync"}:
+                records = _load_phase(
+                    bench, settings, entities, status_groups, warehouse, "load" in phases
+                )
+                ids = _ids_to_touch(records)
+                del records
+                gc.collect()
             bench.drop_database(warehouse)
 
-            full_db = _full_syncs(bench, site, "sync_full")
-            _incremental(bench, site, ready, full_db, ids)
-            bench.drop_database(full_db)
+            if "sync" in phases:
+                full_db = _full_syncs(bench, site, "sync_full")
+                _incremental(bench, site, ready, full_db, ids)
+                bench.drop_database(full_db)
             if dlt_python is not None:
                 _dlt(bench, dlt_python, site, settings)
-            else:
-                bench.notes["dlt_note"] = "skipped (--no-dlt)"
 
-        with _sandbox(args, max(args.rows // 10, 10)) as (site, _):
-            small_db = _full_syncs(bench, site, "sync_full_small")
-            bench.drop_database(small_db)
+        if "sync" in phases:
+            with _sandbox(args, max(args.rows // 10, 10)) as (site, _):
+                small_db = _full_syncs(bench, site, "sync_full_small")
+                bench.drop_database(small_db)
     finally:
         for name in list(bench.databases):
             bench.server.drop_database(name)
@@ -189,17 +207,19 @@ def _extraction(bench: Run, site: Site, settings: Any, entities: list[str]) -> N
 
 def _load_phase(
     bench: Run,
-    site: Site,
     settings: Any,
     entities: list[str],
     status_groups: dict[str, dict[str, str]],
     warehouse: str,
+    measure_load: bool,
 ) -> list:
     """Map the rows once (timed, for information), then (3) and (4)."""
     began = time.perf_counter()
     records, rejected = bench_fetch.extract_and_map(entities, settings, status_groups)
     bench.measure("extract_and_map").add(time.perf_counter() - began, len(records) + rejected)
     bench.notes["rejected_rows"] = rejected
+    if not measure_load:
+        return records
 
     rows = bench_load.as_rows(records)
     bench_load.create_raw_table(warehouse)
@@ -288,32 +308,49 @@ def _dlt(bench: Run, python: Path, site: Site, settings: Any) -> None:
 
 def _results(bench: Run, settings: Any, load_start: str, seconds: float) -> dict[str, Any]:
     s = bench.series
-    measurements = {key: series.as_dict() for key, series in s.items()}
-    raw = s["raw_fetch"]
-    serving = raw.rows / statistics.median(raw.extra["request_seconds"])
 
     def ratio(a: str, b: str) -> float | None:
         if a not in s or b not in s:
             return None
         return s[a].rows_per_second / s[b].rows_per_second
 
+    def median(key: str, extra: str) -> float | None:
+        return s[key].median(extra) if key in s else None
+
+    sandbox: dict[str, Any] = {}
+    if "raw_fetch" in s:
+        raw = s["raw_fetch"]
+        serving = raw.rows / statistics.median(raw.extra["request_seconds"])
+        sandbox = {
+            "serving_rows_per_second": round(serving, 1),
+            "page_median_ms": raw.median("page_median_ms"),
+            "page_p95_ms": raw.median("page_p95_ms"),
+            "requests_per_read": raw.median("requests"),
+        }
     memory = {
-        "peak_mib_n": s["sync_full"].median("peak_rss_mib"),
-        "peak_mib_n10": s["sync_full_small"].median("peak_rss_mib"),
-        "baseline_mib_n": s["sync_full"].median("baseline_rss_mib"),
-        "baseline_mib_n10": s["sync_full_small"].median("baseline_rss_mib"),
+        "peak_mib_n": median("sync_full", "peak_rss_mib"),
+        "peak_mib_n10": median("sync_full_small", "peak_rss_mib"),
+        "baseline_mib_n": median("sync_full", "baseline_rss_mib"),
+        "baseline_mib_n10": median("sync_full_small", "baseline_rss_mib"),
     }
     ratios = {
         "extract_vs_raw_fetch": ratio("extract", "raw_fetch"),
         "extract_and_map_vs_raw_fetch": ratio("extract_and_map", "raw_fetch"),
-        "raw_fetch_vs_sandbox_serving": raw.rows_per_second / serving,
+        "raw_fetch_vs_sandbox_serving": (
+            s["raw_fetch"].rows_per_second / sandbox["serving_rows_per_second"] if sandbox else None
+        ),
         "load_empty_vs_raw_copy": ratio("load_empty", "raw_copy"),
         "load_changed_vs_raw_copy": ratio("load_changed", "raw_copy"),
         "raw_copy_vs_raw_copy_text": ratio("raw_copy", "raw_copy_text"),
         "end_to_end_vs_extract": ratio("sync_full", "extract"),
-        "peak_memory_n_vs_n10": memory["peak_mib_n"] / memory["peak_mib_n10"],
-        "incremental_vs_full_sync": s["sync_incremental"].median_seconds
-        / s["sync_full"].median_seconds,
+        "peak_memory_n_vs_n10": (
+            memory["peak_mib_n"] / memory["peak_mib_n10"] if memory["peak_mib_n"] else None
+        ),
+        "incremental_vs_full_sync": (
+            s["sync_incremental"].median_seconds / s["sync_full"].median_seconds
+            if "sync_incremental" in s
+            else None
+        ),
         "end_to_end_vs_dlt": ratio("sync_full", "dlt"),
     }
     targets = {
@@ -333,13 +370,8 @@ def _results(bench: Run, settings: Any, load_start: str, seconds: float) -> dict
             "load_end": _load_average(),
         },
         "warehouse": _postgres_version(bench.server) + f" ({bench.server.origin})",
-        "sandbox": {
-            "serving_rows_per_second": round(serving, 1),
-            "page_median_ms": raw.median("page_median_ms"),
-            "page_p95_ms": raw.median("page_p95_ms"),
-            "requests_per_read": raw.median("requests"),
-        },
-        "measurements": measurements,
+        "sandbox": sandbox,
+        "measurements": {key: series.as_dict() for key, series in s.items()},
         "memory": memory,
         "ratios": {k: None if v is None else round(v, 4) for k, v in ratios.items()},
         "targets": targets,
