@@ -240,8 +240,8 @@ def airflow_cluster(
 
     with ExitStack() as stack:
         if mode == "celery":
-            _require_celery_provider()
             broker_url = broker_url or _redis_broker_or_skip()
+            _require_celery_provider()
         if metadata_url is None:
             metadata_url = stack.enter_context(_scratch_metadata_database(home, mode))
 
@@ -519,6 +519,22 @@ def _stop_all(processes: Mapping[str, AirflowProcess], grace: float = STOP_GRACE
             proc.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
+    # A killed orphan lingers until init reaps it; wait so that the caller
+    # finds nothing of ours left.
+    deadline = time.monotonic() + 10
+    for proc in processes.values():
+        while _group_exists(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
+def _group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
