@@ -113,13 +113,16 @@ class AirflowCluster:
         """Send an authorized request; `path` is like "/api/v2/dags"."""
         kwargs.setdefault("timeout", self.request_timeout)
         headers = dict(kwargs.pop("headers", None) or {})
-        for attempt in (1, 2):
+
+        def send() -> requests.Response:
             headers["Authorization"] = f"Bearer {self.token()}"
-            response = requests.request(method, self.base_url + path, headers=headers, **kwargs)
-            if response.status_code != 401 or attempt == 2:
-                return response
-            self._token = None  # expired: log in again once
-        raise AssertionError("unreachable")
+            return requests.request(method, self.base_url + path, headers=headers, **kwargs)
+
+        response = send()
+        if response.status_code == 401:
+            self._token = None  # expired: log in again, once
+            response = send()
+        return response
 
     def wait_for_dag(self, dag_id: str, timeout: float = 120) -> None:
         """Wait until the dag-processor has parsed `dag_id` and the API knows it."""
