@@ -9,6 +9,14 @@ order, and no row is shown twice or skipped from one page to the next.
 
 Every filter reaches SQL as a bound parameter; the SQL text itself comes only
 from include/sql/sent_leads/.
+
+Known shortcomings, measured on a million deals (bench/sent_leads_page.py):
+a page filtered by channel or status group takes about a second, because both
+are computed in the view from joined tables and PostgreSQL misjudges how many
+rows they keep, so it reads and sorts the whole table; the totals and chart
+box counts the whole filtered list on every load (3-8 s). Storing the channel
+and group on roistat.deal (kept by the sync and the visit import), or a
+summary table kept by each sync, would fix both; neither is built yet.
 """
 
 from __future__ import annotations
