@@ -131,5 +131,16 @@ def _start_embedded(data_dir: Path) -> str:
     return server.get_uri()
 
 
+def stop_embedded(data_dir: Path = EMBEDDED_DIR) -> None:
+    """Stop the embedded server of `data_dir` now, rather than at interpreter exit.
+
+    pgserver stops it at exit anyway, but by then a test's temporary folder may
+    be gone and logging closed, which turns a clean stop into a noisy kill.
+    """
+    import pgserver
+
+    pgserver.get_server(data_dir, cleanup_mode="stop").cleanup()
+
+
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -52,6 +52,24 @@ def short_tokens(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSa
         yield sb
 
 
+@pytest.fixture(scope="module")
+def eight_second_tokens(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
+    """Tokens that live eight seconds: the hook renews them with 0.8 s left.
+
+    The margin must exceed one request's time even on a loaded CI machine, or a
+    request that starts just before the margin meets an expired token.
+    """
+    with sandbox_with_connection(
+        tmp_path_factory,
+        conn_id="bpmonline_core",
+        leads=120,
+        orders=0,
+        netcore=True,
+        token_lifetime=8,
+    ) as sb:
+        yield sb
+
+
 def counters(sb: RunningSandbox) -> dict[str, int]:
     return sb.admin.counters()["counters"]
 
@@ -213,13 +231,13 @@ def test_token_endpoint_answering_a_login_page_is_a_clear_error(sb, monkeypatch)
         read_leads()
 
 
-def test_oauth_token_is_renewed_before_it_expires(short_tokens, monkeypatch):
-    sb = short_tokens
+def test_oauth_token_is_renewed_before_it_expires(eight_second_tokens, monkeypatch):
+    sb = eight_second_tokens
     set_connection(monkeypatch, sb, conn_id="bpmonline_core", **oauth_extra(sb))
     sb.admin.reset()
-    # 60 pages held 0.05 s each: the read outlives the three-second token. The
-    # hook renews with 10% (0.3 s) left, far more than one request takes.
-    sb.admin.set_fault("latency", entity="Lead", seconds=0.05)
+    # 60 pages held 0.15 s each: the read outlives the eight-second token. The
+    # hook renews with 10% (0.8 s) left, more than one request takes.
+    sb.admin.set_fault("latency", entity="Lead", seconds=0.15)
     with make_hook("bpmonline_core") as hook:
         rows = list(hook.iter_rows("Lead", ["LeadName"], page_size=2))
     assert len(rows) == 120
