@@ -166,6 +166,14 @@ TARGET_LABELS = {
 }
 
 
+def _cpu(measurements: dict[str, Any], key: str) -> str:
+    """This process's CPU time per row: what the client itself spends."""
+    data = measurements.get(key)
+    if not data or "cpu_seconds" not in data:
+        return ""
+    return f"client CPU {data['cpu_seconds']['median'] / data['rows'] * 1e6:.1f} us/row"
+
+
 def _ratio(ratios: dict[str, float | None], key: str, of: str) -> str:
     value = ratios.get(key)
     return "" if value is None else f"{value:.2f} of ({of})"
