@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from roistat.crm_entities import CrmEntity
 from roistat.deal_loader import DealRecord
 from roistat.rules import (
     CrmValueError,
+    DateValueError,
     DealFilter,
     classify_roistat_value,
     clean_text,
@@ -129,7 +130,7 @@ class DealMapper:
             created_raw = row.get("CreatedOn")
             if created_raw is None:
                 raise CrmValueError(created_raw, "CreatedOn is empty", column="CreatedOn")
-            created_on = _in_column("CreatedOn", parse_crm_datetime, created_raw) - self.crm_clock
+            created_on = self._crm_moment("CreatedOn", created_raw)
             title_column = self.entity.title_column
             title = _in_column(title_column, _clean, row.get(title_column))
 
@@ -185,6 +186,16 @@ class DealMapper:
             filter_value=filter_value,
             passes_filter=passes,
         )
+
+    def _crm_moment(self, column: str, raw: Any) -> datetime:
+        """Read a CRM datetime and shift it from the CRM's clock to true UTC."""
+        value = _in_column(column, parse_crm_datetime, raw)
+        try:
+            return value - self.crm_clock
+        except OverflowError:
+            raise DateValueError(
+                raw, "out of range once shifted by crm_time_offset_minutes", column=column
+            ) from None
 
     def rejection_reasons(self, limit: int = 5) -> list[str]:
         """Return the most common kinds of rejection, with counts."""

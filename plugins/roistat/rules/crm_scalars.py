@@ -51,6 +51,10 @@ def parse_crm_datetime(value: object) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise DateValueError(value, "date-time has no time zone")
+        # The hook hands over parsed datetimes, so the empty-date check must run
+        # here too, not only on text.
+        if (value.year, value.month, value.day) == (1, 1, 1):
+            raise DateValueError(value, "0001-01-01 is .NET's DateTime.MinValue, an empty date")
         return _to_utc(value, value)
     if not isinstance(value, str):
         raise DateValueError(value, f"expected an ISO 8601 string, got {type(value).__name__}")
