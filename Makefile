@@ -49,7 +49,7 @@ airflow: airflow-home
 	$(BIN)/python -m scripts.airflow_ui
 
 bench: venv
-	$(BIN)/python -m bench.sandbox_serving
+	$(BIN)/python -m bench.run_bench $(BENCH_ARGS)
 
 # Regenerate the lock file from the current, working virtualenv.
 lock: venv
