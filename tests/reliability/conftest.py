@@ -32,16 +32,26 @@ class _RecordEverything(logging.Handler):
             EVIDENCE.add(f"log {record.name}", repr(record.msg))
 
 
+_RECORDER = _RecordEverything()
+
+
+@pytest.fixture(autouse=True)
+def _keep_recording() -> None:
+    # Airflow configures logging when it is first imported (and may again), which
+    # replaces the root logger's handlers and levels: attach again for each test.
+    root = logging.getLogger()
+    if _RECORDER not in root.handlers:
+        root.addHandler(_RECORDER)
+    logging.getLogger("roistat").setLevel(logging.DEBUG)
+
+
 @pytest.fixture(scope="package", autouse=True)
 def record_logs_and_issued_secrets() -> Iterator[None]:
     from sandbox.auth import AuthState
 
-    handler = _RecordEverything()
     root = logging.getLogger()
-    root.addHandler(handler)
     product = logging.getLogger("roistat")
     level = product.level
-    product.setLevel(logging.DEBUG)
 
     open_session, issue_token = AuthState.open_session, AuthState.issue_token
 
@@ -64,7 +74,7 @@ def record_logs_and_issued_secrets() -> Iterator[None]:
     finally:
         AuthState.open_session, AuthState.issue_token = open_session, issue_token
         product.setLevel(level)
-        root.removeHandler(handler)
+        root.removeHandler(_RECORDER)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

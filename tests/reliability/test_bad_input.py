@@ -251,16 +251,6 @@ def _outcomes_in_the_log(caplog):
     caplog.set_level(logging.INFO, logger=__name__)
 
 
-MIN_VALUE_BUG = (
-    "FINDINGS.md #1: parse_crm_datetime checks .NET's empty date 0001-01-01 on strings only, "
-    "and the hook hands it datetimes, so the empty date loads as a real one"
-)
-OVERFLOW_BUG = (
-    "FINDINGS.md #2: DealMapper.map shifts dates by crm_time_offset_minutes unguarded; "
-    "an OverflowError near year 1 or 9999 fails the whole run instead of rejecting the row"
-)
-
-
 @pytest.mark.parametrize(
     ("column", "value", "offset"),
     [
@@ -269,28 +259,24 @@ OVERFLOW_BUG = (
             "0001-01-01T00:00:00Z",
             0,
             id="empty-created-on",
-            marks=pytest.mark.xfail(strict=True, reason=MIN_VALUE_BUG),
         ),
         pytest.param(
             "ModifiedOn",
             "0001-01-01T00:00:00Z",
             0,
             id="empty-modified-on",
-            marks=pytest.mark.xfail(strict=True, reason=MIN_VALUE_BUG),
         ),
         pytest.param(
             "CreatedOn",
             "0001-01-01T00:00:00Z",
             180,
             id="empty-created-on-at-utc+3",
-            marks=pytest.mark.xfail(strict=True, reason=OVERFLOW_BUG),
         ),
         pytest.param(
             "CreatedOn",
             "9999-12-31T22:00:00Z",
             -300,
             id="last-day-at-utc-5",
-            marks=pytest.mark.xfail(strict=True, reason=OVERFLOW_BUG),
         ),
     ],
 )
