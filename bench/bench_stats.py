@@ -136,6 +136,7 @@ def format_table(results: dict[str, Any]) -> str:
     row("5 end to end: full sync, both entities", "sync_full")
     row("  end to end at N/10", "sync_full_small")
     row("6 incremental after 1% changed", "sync_incremental", seconds=True)
+    row("  first one after the full sync (info)", "sync_incremental_first", seconds=True)
     row("7 dlt rest_api -> postgres, merge on Id", "dlt", results.get("dlt_note", ""))
 
     memory = results["memory"]
