@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from tests.reliability.support import (
     business_dump,
     connections,
     diff,
+    import_statuses,
+    record_exception,
     sandbox,
     settings,
     settings_raw,
@@ -107,14 +110,14 @@ def forker():
     process.stop()
 
 
-def _kill_while_a_page_is_held(sb, held: dict, pid: int) -> None:
-    """SIGKILL the child from outside while the sandbox holds one of its pages."""
+def _signal_while_a_page_is_held(sb, held: dict, pid: int, sig: signal.Signals) -> None:
+    """Signal the child from outside while the sandbox holds one of its pages."""
     deadline = time.monotonic() + TIMEOUT
     while time.monotonic() < deadline:
         fault = next(f for f in sb.admin.faults() if f["id"] == held["id"])
         if fault["fired"]:
             time.sleep(0.3)  # the child is now waiting for that page
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, sig)
             return
         time.sleep(0.05)
     raise AssertionError("the child never asked for the held page")
@@ -167,7 +170,7 @@ def test_a_killed_sync_leaves_nothing_half_done_and_the_next_run_repairs_it(
         connection=os.environ["AIRFLOW_CONN_BPMONLINE_DEFAULT"],
     )
     if held:
-        _kill_while_a_page_is_held(crm, held, pid)
+        _signal_while_a_page_is_held(crm, held, pid, signal.SIGKILL)
     assert forker.wait(pid) == -signal.SIGKILL, "".join(forker.output[-40:])
 
     (killed,) = sync_runs(case)[runs_before:]
@@ -194,3 +197,61 @@ def test_a_killed_sync_leaves_nothing_half_done_and_the_next_run_repairs_it(
         assert killed_now["error"].startswith("abandoned"), killed_now["error"]
         assert killed_now["finished_at"] is not None
         assert rerun["loaded_changed"] == 7
+
+
+FROZEN_WORKER_BUG = (
+    "FINDINGS.md #3: the next run waits on the entity's advisory lock with no timeout, "
+    "silently, while a frozen or partitioned worker's session holds it (hours, until TCP "
+    "keepalive ends it)"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=FROZEN_WORKER_BUG)
+def test_a_frozen_sync_does_not_block_the_next_one_for_ever(
+    crm, forker, new_warehouse, monkeypatch
+):
+    """A worker that froze mid-run (SIGSTOP here; a paused VM or a lost host in
+    production) keeps its PostgreSQL session, its open transaction and the
+    entity's lock. The next run must not wait for it in silence: within its
+    bounded lock wait it must fail, naming the run that holds the lock."""
+    import roistat.entity_sync as entity_sync
+    from roistat.errors import RoistatError
+
+    monkeypatch.setattr(entity_sync, "LOCK_WAIT_SECONDS", 3)
+    url = new_warehouse()
+    import_statuses(url, CONFIG)
+    held = crm.admin.set_fault("latency", entity="Lead", after=2, seconds=3, times=1)
+    pid = forker.start(
+        url=url,
+        entity="lead",
+        kill_at="never",
+        settings=settings_raw(),
+        params=FULL,
+        connection=os.environ["AIRFLOW_CONN_BPMONLINE_DEFAULT"],
+    )
+    outcome: dict = {}
+    waiter = threading.Thread(target=lambda: outcome.update(result=_sync_or_error(url)))
+    try:
+        _signal_while_a_page_is_held(crm, held, pid, signal.SIGSTOP)
+        (frozen,) = sync_runs(url)
+        waiter.start()
+        waiter.join(timeout=20)
+        assert not waiter.is_alive(), "the next run is still waiting for the frozen one's lock"
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        assert forker.wait(pid) == -signal.SIGKILL
+        waiter.join(timeout=60)
+
+    error = outcome["result"]
+    assert isinstance(error, RoistatError), f"expected a clear failure, got {error!r}"
+    message = record_exception(error)
+    assert "lock" in message and str(frozen["sync_run_id"]) in message, message
+    waited = sync_runs(url)[-1]
+    assert waited["status"] == "failed" and waited["error"], waited
+
+
+def _sync_or_error(url: str):
+    try:
+        return sync(url, CONFIG, "lead", FULL)
+    except Exception as exc:  # handed to the test thread
+        return exc
