@@ -22,6 +22,7 @@ from roistat.crm_entities import ENTITIES, CrmEntity
 from roistat.deal_loader import DealLoader
 from roistat.deal_mapping import DealMapper, Rejection, filter_lookup
 from roistat.deletion_reconcile import reconcile_deletions
+from roistat.errors import RoistatError
 from roistat.settings import IntegrationSettings
 from roistat.sync_runs import (
     advance_watermark,
@@ -36,6 +37,14 @@ from roistat.sync_window import SyncWindow, plan_window
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_SECONDS = 10.0
+# How long a run waits for another run of the same entity to release its lock.
+# A frozen or partitioned worker keeps its session (and the lock) until TCP
+# keepalive ends it; waiting without bound would hang every later run silently.
+LOCK_WAIT_SECONDS = 60
+
+
+class EntityLockedError(RoistatError):
+    """Another run of the same entity held its lock past LOCK_WAIT_SECONDS."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +123,7 @@ def _read_and_load(
     watermark: datetime | None = None
     progress = _Progress(entity.name)
     with conn.transaction():
-        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"roistat.deal:{entity.name}",))
+        _take_entity_lock(conn, entity.name, sync_run_id)
         loader = DealLoader(conn, sync_run_id=sync_run_id, synced_at=synced_at)
         for row in hook.iter_rows(
             entity.entity_set,
@@ -164,6 +173,42 @@ def _read_and_load(
 
     _warn(entity, settings, mapper, counts)
     return counts
+
+
+def _take_entity_lock(conn: psycopg.Connection, entity: str, sync_run_id: int) -> None:
+    # lock_timeout bounds the advisory lock wait; it is reset at once so the
+    # load itself never meets it.
+    conn.execute("select set_config('lock_timeout', %s, true)", (f"{LOCK_WAIT_SECONDS * 1000}ms",))
+    try:
+        with conn.transaction():
+            conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"roistat.deal:{entity}",))
+    except psycopg.errors.LockNotAvailable:
+        raise EntityLockedError(_describe_lock_holder(conn, entity, sync_run_id)) from None
+    conn.execute("select set_config('lock_timeout', '0', true)")
+
+
+def _describe_lock_holder(conn: psycopg.Connection, entity: str, sync_run_id: int) -> str:
+    holder = conn.execute(
+        """
+        select sync_run_id, run_id, started_at, backend_pid
+        from roistat.sync_run
+        where entity = %s and status = 'running' and sync_run_id <> %s
+        order by started_at
+        limit 1
+        """,
+        (entity, sync_run_id),
+    ).fetchone()
+    if holder is None:
+        return (
+            f"another {entity} sync still holds the {entity} lock after {LOCK_WAIT_SECONDS} s; "
+            "see pg_locks for the session that holds it"
+        )
+    other_id, run_id, started_at, pid = holder
+    return (
+        f"another {entity} sync (sync_run {other_id}, run {run_id}, started {started_at:%Y-%m-%d %H:%M} UTC, "
+        f"PostgreSQL pid {pid}) still holds the {entity} lock after {LOCK_WAIT_SECONDS} s; if that "
+        f"task is gone, end its session with: select pg_terminate_backend({pid})"
+    )
 
 
 def _status_groups(conn: psycopg.Connection, entity: str) -> dict[str, str]:

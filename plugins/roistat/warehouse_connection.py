@@ -31,6 +31,10 @@ def warehouse_connection(conn_id: str) -> Iterator[psycopg.Connection]:
     # Autocommit: every unit of work opens its own `conn.transaction()` block,
     # so nothing is left in an implicit transaction between them.
     conn.autocommit = True
+    # A frozen worker must not hold its transaction (and the entity lock) for the
+    # two hours TCP keepalive takes: PostgreSQL ends a session idle in a
+    # transaction this long, far above the hook's 300 s retry budget per request.
+    conn.execute("set idle_in_transaction_session_timeout = '30min'")
     try:
         yield conn
     finally:

@@ -206,7 +206,6 @@ FROZEN_WORKER_BUG = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason=FROZEN_WORKER_BUG)
 def test_a_frozen_sync_does_not_block_the_next_one_for_ever(
     crm, forker, new_warehouse, monkeypatch
 ):
