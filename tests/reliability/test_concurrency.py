@@ -19,13 +19,11 @@ from tests.reliability.support import (
     connections,
     diff,
     import_statuses,
-    requests_to,
     rows,
     sandbox,
     settings,
     sync,
     sync_runs,
-    wipe,
 )
 
 FULL = {"full_refresh": True}
@@ -111,27 +109,29 @@ def test_overlapping_windows_in_any_order_leave_the_tables_of_one_run(crm, new_w
 
 
 def test_a_slow_run_that_read_an_old_version_does_not_overwrite_a_newer_one(crm, new_warehouse):
-    """Run 1 reads a past window, then stalls before its commit (the sandbox holds
-    its deletion scan); meanwhile the deal changes in the CRM and run 2 reads the
-    new version. Whatever order they commit in, the new version must stay."""
+    """Run 1 reads a past window and stalls mid-read (the sandbox holds its second
+    page) after it has read a deal; meanwhile the deal changes in the CRM, its new
+    version now outside run 1's window, and run 2 reads it. Whatever order they
+    commit in, the new version must stay."""
     url = new_warehouse()
     import_statuses(url, CONFIG)
     leads = sorted(crm.admin.rows("Lead"), key=lambda r: r["ModifiedOn"])
-    deal = leads[len(leads) // 2]
+    deal = leads[len(leads) // 3]
+    lookback = timedelta(hours=CONFIG.lookback_hours)
+    # The deal is the first row of the window, which spans several pages.
     window = {
-        "start": (deal["ModifiedOn"] - timedelta(days=3)).isoformat(),
-        "end": (deal["ModifiedOn"] + timedelta(days=3)).isoformat(),
-        "reconcile": True,
+        "start": (deal["ModifiedOn"] - timedelta(microseconds=1) + lookback).isoformat(),
+        "end": (deal["ModifiedOn"] + timedelta(days=300)).isoformat(),
     }
-    # How many requests the window's read makes: the next one is the deletion scan.
-    crm.admin.reset_counters()
-    sync(url, CONFIG, "lead", {k: v for k, v in window.items() if k != "reconcile"})
-    reads = requests_to(crm, "Lead")
-    wipe(url)
-    import_statuses(url, CONFIG)
+    in_window = [
+        r
+        for r in leads
+        if deal["ModifiedOn"] <= r["ModifiedOn"] < deal["ModifiedOn"] + timedelta(days=300)
+    ]
+    assert in_window[0]["Id"] == deal["Id"] and len(in_window) > 2 * CONFIG.page_size
 
     crm.admin.reset_counters()
-    stall = crm.admin.set_fault("latency", entity="Lead", after=reads, seconds=3, times=1)
+    stall = crm.admin.set_fault("latency", entity="Lead", after=1, seconds=3, times=1)
     results: dict[str, Any] = {}
 
     def slow_run() -> None:
@@ -144,13 +144,15 @@ def test_a_slow_run_that_read_an_old_version_does_not_overwrite_a_newer_one(crm,
             break
         threading.Event().wait(0.02)
     else:
-        pytest.fail("the slow run never reached its deletion scan")
+        pytest.fail("the slow run never asked for its second page")
 
     crm.admin.touch("Lead", ids=[deal["Id"]], title="the newer version")
     results["fast"] = sync(url, CONFIG, "lead", FULL)
     slow.join(timeout=120)
     assert not slow.is_alive()
-    assert results["slow"]["rows_read"] > 0 and results["fast"]["rows_read"] > 0
+    assert results["slow"]["rows_read"] == len(in_window) - 1 or results["slow"][
+        "rows_read"
+    ] == len(in_window)
 
     stored = rows(
         url, "select title, modified_on from roistat.deal where crm_id = %s", (deal["Id"],)

@@ -199,13 +199,6 @@ def test_a_killed_sync_leaves_nothing_half_done_and_the_next_run_repairs_it(
         assert rerun["loaded_changed"] == 7
 
 
-FROZEN_WORKER_BUG = (
-    "FINDINGS.md #3: the next run waits on the entity's advisory lock with no timeout, "
-    "silently, while a frozen or partitioned worker's session holds it (hours, until TCP "
-    "keepalive ends it)"
-)
-
-
 def test_a_frozen_sync_does_not_block_the_next_one_for_ever(
     crm, forker, new_warehouse, monkeypatch
 ):

@@ -149,7 +149,7 @@ def test_turning_tls_verification_off_warns_on_every_run(crm, new_warehouse, cap
             hook.close()
         for run in (1, 2):
             caplog.clear()
-            with caplog.at_level(logging.WARNING, logger="roistat"):
+            with caplog.at_level(logging.DEBUG, logger="roistat"):
                 run_status_import(config)
                 run_entity_sync(
                     "lead",
