@@ -1,7 +1,7 @@
 """End-to-end figures: one sync run (status import, then leads, then orders) per child process.
 
 Each run is a fresh `python -m bench.bench_sync full|incremental` so its peak
-resident memory is its own: the child reports `ru_maxrss` of itself, once
+resident memory is its own: the child reports its VmHWM, once
 after its imports (the floor any Airflow task pays) and once at the end. The
 child runs what the sync DAG's tasks run, `run_status_import` and
 `run_entity_sync` per entity, with no scheduler; `full` passes
@@ -42,7 +42,20 @@ def run_sync_child(mode: str, env: dict[str, str], log_path: Path) -> dict[str, 
     return json.loads(finished.stdout.strip().splitlines()[-1])
 
 
-def _peak_rss_mib() -> float:
+def peak_rss_mib() -> float:
+    """This process's peak resident memory, in MiB.
+
+    VmHWM, not ru_maxrss: on Linux a child's ru_maxrss starts from its parent's
+    peak at fork (it survives exec), so a child of a big benchmark process would
+    report the parent's memory. VmHWM belongs to the process's own address space.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
@@ -54,7 +67,7 @@ def _child(mode: str) -> None:
     # What a task has imported before its sync starts: the hook, Airflow, psycopg.
     for module in ("roistat.bpmonline_hook", "roistat.warehouse_connection"):
         importlib.import_module(module)
-    baseline = _peak_rss_mib()
+    baseline = peak_rss_mib()
     settings = load_settings_file(os.environ.get(SETTINGS_FILE_ENV) or DEFAULT_SETTINGS_FILE)
     params = {"full_refresh": True} if mode == "full" else {}
 
@@ -81,7 +94,7 @@ def _child(mode: str) -> None:
         "rejected": sum(c["rejected"] for c in counts.values()),
         "entity_seconds": {entity: c["seconds"] for entity, c in counts.items()},
         "baseline_rss_mib": baseline,
-        "peak_rss_mib": _peak_rss_mib(),
+        "peak_rss_mib": peak_rss_mib(),
     }
     print(json.dumps(report), flush=True)
 
