@@ -134,7 +134,9 @@ def test_fault_outlasting_the_retry_time_budget_stops_early(sb):
     started = time.monotonic()
     with pytest.raises(BpmOnlineUnavailableError, match="retry_budget_seconds=1"):
         read(retry_budget_seconds=1.0, retry_max_wait=10.0)
-    assert time.monotonic() - started < 2.0
+    # Waiting out the 3 s Retry-After would take over 3 s; a loaded CI machine
+    # may need a second for the requests themselves.
+    assert time.monotonic() - started < 3.0
 
 
 def test_unknown_column_is_fatal_names_the_entity_and_the_odata_message_and_is_not_retried(sb):
