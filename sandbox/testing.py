@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +39,18 @@ class RunningSandbox:
     @property
     def odata_url(self) -> str:
         return self.url + self.odata_path
+
+    def airflow_connection_json(self) -> str:
+        """This sandbox as a forms-login `bpmonline` connection, for AIRFLOW_CONN_* variables."""
+        return json.dumps(
+            {
+                "conn_type": "bpmonline",
+                "host": self.url,
+                "login": self.user,
+                "password": self.password,
+                "extra": {"odata_path": self.odata_path},
+            }
+        )
 
     def login(self) -> requests.Session:
         """A `requests` session logged in by forms auth, sending BPMCSRF as required."""

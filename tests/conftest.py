@@ -8,7 +8,6 @@ tests never touch data they did not create.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,15 +61,7 @@ def airflow_connections(sandbox, warehouse_url, monkeypatch):
     """Point `bpmonline_default` and `roistat_warehouse` at the sandbox and the test database."""
     monkeypatch.setenv(
         "AIRFLOW_CONN_BPMONLINE_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "bpmonline",
-                "host": sandbox.url,
-                "login": sandbox.user,
-                "password": sandbox.password,
-                "extra": {"odata_path": sandbox.odata_path},
-            }
-        ),
+        sandbox.airflow_connection_json(),
     )
     monkeypatch.setenv("AIRFLOW_CONN_ROISTAT_WAREHOUSE", warehouse_url)
     monkeypatch.delenv("AIRFLOW_VAR_ROISTAT_INTEGRATION", raising=False)

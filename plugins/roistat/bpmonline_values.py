@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from roistat.bpmonline_errors import BpmOnlineConfigError
+from roistat.utc_time import plain_utc
 
 EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
 
@@ -59,13 +60,7 @@ class ODataTimestamp:
             raise BpmOnlineConfigError(
                 f"datetime {value.isoformat()} has no time zone; pass an aware (UTC) datetime"
             )
-        # Rebuild as a plain datetime: Airflow hands out pendulum DateTimes, whose
-        # differences are pendulum Intervals that do not divide by a timedelta.
-        value = value.astimezone(dt.UTC)
-        plain = dt.datetime(
-            value.year, value.month, value.day, value.hour, value.minute, value.second,
-            value.microsecond, tzinfo=dt.UTC,
-        )  # fmt: skip
+        plain = plain_utc(value)
         return cls(((plain - _EPOCH) // dt.timedelta(microseconds=1)) * 10)
 
     def literal(self) -> str:

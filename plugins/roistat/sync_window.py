@@ -26,6 +26,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from roistat.errors import SettingsError
+from roistat.utc_time import plain_utc
 
 
 @dataclass(frozen=True)
@@ -86,24 +87,7 @@ def plan_window(
 
 
 def _plain_utc(value: datetime | None) -> datetime | None:
-    """Return `value` as a plain stdlib datetime in UTC.
-
-    Airflow hands out pendulum DateTimes; their arithmetic returns pendulum
-    Intervals, which do not mix with stdlib timedeltas further down.
-    """
-    if value is None:
-        return None
-    value = value.astimezone(timezone.utc)
-    return datetime(
-        value.year,
-        value.month,
-        value.day,
-        value.hour,
-        value.minute,
-        value.second,
-        value.microsecond,
-        tzinfo=timezone.utc,
-    )
+    return None if value is None else plain_utc(value)
 
 
 def _starts_a_utc_day(start: datetime, end: datetime) -> bool:

@@ -64,15 +64,7 @@ COMPARED = {
 def _connection_env(sandbox, warehouse_url: str) -> dict[str, str | None]:
     return {
         "ROISTAT_TASK_RETRIES": "0",
-        "AIRFLOW_CONN_BPMONLINE_DEFAULT": json.dumps(
-            {
-                "conn_type": "bpmonline",
-                "host": sandbox.url,
-                "login": sandbox.user,
-                "password": sandbox.password,
-                "extra": {"odata_path": sandbox.odata_path},
-            }
-        ),
+        "AIRFLOW_CONN_BPMONLINE_DEFAULT": sandbox.airflow_connection_json(),
         "AIRFLOW_CONN_ROISTAT_WAREHOUSE": warehouse_url,
         # The settings file, not a Variable someone left in the environment.
         "AIRFLOW_VAR_ROISTAT_INTEGRATION": None,

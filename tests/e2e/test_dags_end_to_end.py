@@ -80,14 +80,7 @@ def _expected_channel(raw: str | None, visits: dict[int, str]) -> str:
 def test_dags_fill_the_report_with_the_sandboxs_own_totals(airflow_home, sandbox, warehouse_url):
     env = {
         **airflow_home,
-        "AIRFLOW_CONN_BPMONLINE_DEFAULT": json.dumps(
-            {
-                "conn_type": "bpmonline",
-                "host": sandbox.url,
-                "login": sandbox.user,
-                "password": sandbox.password,
-            }
-        ),
+        "AIRFLOW_CONN_BPMONLINE_DEFAULT": sandbox.airflow_connection_json(),
         "AIRFLOW_CONN_ROISTAT_WAREHOUSE": warehouse_url,
     }
     _dags_test(env, "roistat_visits_import", {"path": str(sandbox.visits_path)})

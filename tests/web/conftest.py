@@ -8,7 +8,6 @@ insert the rows they need (equal timestamps, hostile titles, failed runs).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import psycopg
@@ -36,15 +35,7 @@ def synced_warehouse(warehouse_server, sandbox_data_dir) -> Iterator[str]:
             with pytest.MonkeyPatch.context() as patch:
                 patch.setenv(
                     "AIRFLOW_CONN_BPMONLINE_DEFAULT",
-                    json.dumps(
-                        {
-                            "conn_type": "bpmonline",
-                            "host": sandbox.url,
-                            "login": sandbox.user,
-                            "password": sandbox.password,
-                            "extra": {"odata_path": sandbox.odata_path},
-                        }
-                    ),
+                    sandbox.airflow_connection_json(),
                 )
                 patch.setenv("AIRFLOW_CONN_ROISTAT_WAREHOUSE", url)
                 patch.delenv("AIRFLOW_VAR_ROISTAT_INTEGRATION", raising=False)
