@@ -119,6 +119,9 @@ class FormsAuth:
                 self._conn.site + LOGOUT_PATH,
                 what="logout",
                 json_body={},
+                # Creatio answers a logout with an empty body: asking for JSON
+                # would log every successful logout as a failure.
+                expect="text",
                 retry=False,
                 authorize=False,
             )

@@ -190,7 +190,7 @@ def _take_entity_lock(conn: psycopg.Connection, entity: str, sync_run_id: int) -
 def _describe_lock_holder(conn: psycopg.Connection, entity: str, sync_run_id: int) -> str:
     holder = conn.execute(
         """
-        select sync_run_id, run_id, started_at, backend_pid
+        select sync_run_id, run_id, started_at at time zone 'UTC', backend_pid
         from roistat.sync_run
         where entity = %s and status = 'running' and sync_run_id <> %s
         order by started_at

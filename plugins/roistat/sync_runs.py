@@ -35,9 +35,20 @@ def close_abandoned_runs(conn: psycopg.Connection, entity: str) -> int:
                         'its load was rolled back, and a later run reads the window again'
             where entity = %s
                 and status = 'running'
-                and (
-                    backend_pid is null
-                    or backend_pid not in (select pid from pg_stat_activity)
+                -- its session is gone: no session has its pid, or the one that
+                -- has it started later (PostgreSQL reuses pids). A start time we
+                -- cannot compare (rows from before the column; another role's
+                -- session, whose details pg_stat_activity hides) counts as alive:
+                -- better a stale 'running' than a live run marked failed.
+                and not exists (
+                    select 1
+                    from pg_stat_activity as session
+                    where session.pid = sync_run.backend_pid
+                        and (
+                            sync_run.backend_start is null
+                            or session.backend_start is null
+                            or session.backend_start = sync_run.backend_start
+                        )
                 )
             """,
             (entity,),
@@ -63,8 +74,10 @@ def start_run(
         row = conn.execute(
             """
             insert into roistat.sync_run
-                (dag_id, run_id, try_number, entity, mode, window_start, window_end, backend_pid)
-            values (%s, %s, %s, %s, %s, %s, %s, pg_backend_pid())
+                (dag_id, run_id, try_number, entity, mode, window_start, window_end,
+                 backend_pid, backend_start)
+            values (%s, %s, %s, %s, %s, %s, %s, pg_backend_pid(),
+                    (select backend_start from pg_stat_activity where pid = pg_backend_pid()))
             returning sync_run_id
             """,
             (dag_id, run_id, try_number, entity, window.mode, window.start, window.end),

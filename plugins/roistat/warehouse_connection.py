@@ -32,9 +32,16 @@ def warehouse_connection(conn_id: str) -> Iterator[psycopg.Connection]:
     # so nothing is left in an implicit transaction between them.
     conn.autocommit = True
     # A frozen worker must not hold its transaction (and the entity lock) for the
-    # two hours TCP keepalive takes: PostgreSQL ends a session idle in a
-    # transaction this long, far above the hook's 300 s retry budget per request.
+    # two hours Linux's default TCP keepalive takes to notice it:
+    # - PostgreSQL ends a session idle in a transaction this long, far above the
+    #   hook's 300 s retry budget per request (a paused process, peer alive);
+    # - the server probes the client after 60 s of silence and drops the session
+    #   after 6 unanswered probes 10 s apart (a lost host or a cut network).
+    #   These are ignored on a Unix socket, where a dead peer is seen at once.
     conn.execute("set idle_in_transaction_session_timeout = '30min'")
+    conn.execute("set tcp_keepalives_idle = 60")
+    conn.execute("set tcp_keepalives_interval = 10")
+    conn.execute("set tcp_keepalives_count = 6")
     try:
         yield conn
     finally:

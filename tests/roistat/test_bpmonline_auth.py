@@ -106,13 +106,16 @@ def test_forms_login_sends_cookies_and_the_csrf_header(sb):
     assert "auth.bad_csrf" not in seen and "auth.no_session" not in seen
 
 
-def test_close_logs_out_and_frees_the_session(sb):
+def test_close_logs_out_and_frees_the_session(sb, caplog):
+    caplog.set_level(logging.DEBUG, logger="roistat")
     with make_hook() as hook:
         hook.count("Lead")
         assert sb.admin.counters()["active_sessions"] == 1
     state = sb.admin.counters()
     assert state["counters"]["logouts"] == 1
     assert state["active_sessions"] == 0
+    # The logout's empty answer is a success, not "not valid JSON".
+    assert not [r for r in caplog.records if "Logout from" in r.getMessage()], caplog.text
 
 
 def test_refused_login_quotes_the_server_message_and_never_the_password(sb, monkeypatch):

@@ -118,6 +118,11 @@ create table if not exists roistat.sync_run (
     backend_pid     integer
 );
 
+-- With the pid, when that session started: PostgreSQL reuses pids, so a pid
+-- alone could make a dead run look alive (added after the first release, hence
+-- the alter: deploys are idempotent and upgrade an existing warehouse).
+alter table roistat.sync_run add column if not exists backend_start timestamptz;
+
 create index if not exists sync_run_entity_idx on roistat.sync_run (entity, started_at desc);
 
 -- The last ModifiedOn loaded per entity: where a run with no window continues.
