@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import uuid
 from collections.abc import Iterator
@@ -9,6 +10,8 @@ from decimal import Decimal
 
 import pytest
 from bpmonline_fixtures import make_hook, sandbox_with_connection
+from hypothesis import given
+from hypothesis import strategies as st
 
 from roistat.bpmonline_errors import BpmOnlineConfigError
 from roistat.bpmonline_values import (
@@ -64,6 +67,46 @@ def test_timestamp_to_datetime_is_aware_utc_cut_to_microseconds():
     "raw", ["2024-06-17", "2024-06-17T15:28:32.12345678Z", "2024-06-17 15:28:32Z", "", None, 5]
 )
 def test_malformed_timestamps_are_refused(raw):
+    with pytest.raises(ValueError):
+        ODataTimestamp.parse(raw)
+
+
+@given(
+    moment=st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31)),
+    fraction=st.integers(0, 9_999_999),
+)
+def test_creatio_timestamps_are_exact_to_the_tick(moment, fraction):
+    """Creatio's own form (UTC, 7 digits) against calendar.timegm, an independent clock."""
+    raw = f"{moment:%Y-%m-%dT%H:%M:%S}.{fraction:07d}Z"
+    if moment.year < 1000:
+        raw = f"{moment.year:04d}" + raw[len(str(moment.year)) :]
+    expected = calendar.timegm(moment.timetuple()) * 10_000_000 + fraction
+    assert ODataTimestamp.parse(raw).ticks == expected
+    # the same instant written with an offset takes the general road: same ticks
+    shifted = raw[:-1] + "+00:00"
+    assert ODataTimestamp.parse(shifted).ticks == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "2024-13-01T00:00:00.0000000Z",
+        "2024-02-30T00:00:00.0000000Z",
+        "2024-06-17T24:00:00.0000000Z",
+        "2024-06-17X15:28:32.7013964Z",
+        "2024-06-17T15:28:32.701396\u0663Z".encode().decode("unicode_escape"),
+        "\u0662024-06-17T15:28:32.7013964Z".encode().decode("unicode_escape"),
+    ],
+    ids=[
+        "month-13",
+        "feb-30",
+        "hour-24",
+        "x-separator",
+        "arabic-digit-fraction",
+        "arabic-digit-year",
+    ],
+)
+def test_impossible_creatio_timestamps_are_refused(raw):
     with pytest.raises(ValueError):
         ODataTimestamp.parse(raw)
 

@@ -142,6 +142,8 @@ def _trim(value: str) -> str:
 
 def _spelled_number(value: str) -> int | None:
     """Return the number the value spells with spaces and dashes removed, or None."""
+    if value.isdecimal():  # the usual visit id, nothing to remove
+        return int(value)
     digits = "".join(char for char in value if not (_is_inline_blank(char) or _is_dash(char)))
     if not digits or not all(char.isdecimal() for char in digits):
         return None
