@@ -124,9 +124,7 @@ class DealMapper:
             crm_id = _in_column("Id", parse_lookup_id, raw_id)
             if crm_id is None:
                 raise CrmValueError(raw_id, "the deal has no Id", column="Id")
-            modified_on = (
-                _in_column("ModifiedOn", parse_crm_datetime, raw_modified) - self.crm_clock
-            )
+            modified_on = self._crm_moment("ModifiedOn", raw_modified)
             created_raw = row.get("CreatedOn")
             if created_raw is None:
                 raise CrmValueError(created_raw, "CreatedOn is empty", column="CreatedOn")

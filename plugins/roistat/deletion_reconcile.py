@@ -8,7 +8,9 @@ are missing `deleted_at`; a deal that is back loses it. Deleted deals stay in
 `roistat.deal` and leave the report.
 
 Runs inside the sync's transaction, after the read, so the ids it compares
-include every deal the run itself loaded.
+include every deal the run itself loaded. A full refresh has just read every
+row of the entity, so it keeps their ids as it goes (`ReadIds`) and skips the
+second scan: on a large CRM that scan is a third of the refresh.
 """
 
 from __future__ import annotations
@@ -20,21 +22,74 @@ from typing import Any
 import psycopg
 
 from roistat.crm_entities import CrmEntity
+from roistat.rules.crm_scalars import parse_lookup_id
+from roistat.rules.rule_errors import CrmValueError
 
 log = logging.getLogger(__name__)
 
 ID_PAGE_SIZE = 5000
+_CREATE_ID_TABLE = "create temporary table crm_ids (crm_id uuid not null) on commit drop"
+_COPY_IDS = "copy crm_ids (crm_id) from stdin"
+
+
+class ReadIds:
+    """The ids a full read meets, kept in the `crm_ids` table as the read goes.
+
+    Ids are copied a batch at a time, so memory stays flat however many deals
+    the CRM holds. Every row read counts, a rejected one too: it exists in the
+    CRM even if its values broke a rule.
+    """
+
+    def __init__(self, conn: psycopg.Connection, batch_size: int = 20_000) -> None:
+        self._conn = conn
+        self._batch_size = batch_size
+        self._batch: list[tuple[str]] = []
+        conn.execute(_CREATE_ID_TABLE)
+
+    def add(self, crm_id: str) -> None:
+        """Keep an id the mapping rules already checked (a DealRecord's)."""
+        self._batch.append((crm_id,))
+        if len(self._batch) >= self._batch_size:
+            self.flush()
+
+    def add_unchecked(self, raw_id: Any) -> None:
+        """Keep a rejected row's id, if it is a GUID at all (no deal has any other)."""
+        try:
+            crm_id = parse_lookup_id(raw_id)
+        except CrmValueError:
+            return
+        if crm_id is not None:
+            self.add(crm_id)
+
+    def flush(self) -> None:
+        if not self._batch:
+            return
+        with self._conn.cursor().copy(_COPY_IDS) as copy:
+            for row in self._batch:
+                copy.write_row(row)
+        self._batch.clear()
 
 
 def reconcile_deletions(
-    hook: Any, conn: psycopg.Connection, entity: CrmEntity, synced_at: datetime
+    hook: Any,
+    conn: psycopg.Connection,
+    entity: CrmEntity,
+    synced_at: datetime,
+    read_ids: ReadIds | None = None,
 ) -> int:
-    """Mark deals missing from the CRM deleted, clear the mark on those back; return newly deleted."""
-    conn.execute("create temporary table crm_ids (crm_id uuid not null) on commit drop")
+    """Mark deals missing from the CRM deleted, clear the mark on those back; return newly deleted.
+
+    With `read_ids` (a full read's ids), those are compared; without, the
+    entity's ids are scanned now.
+    """
     with conn.cursor() as cur:
-        with cur.copy("copy crm_ids (crm_id) from stdin") as copy:
-            for crm_id in hook.iter_ids(entity.entity_set, page_size=ID_PAGE_SIZE):
-                copy.write_row((crm_id,))
+        if read_ids is not None:
+            read_ids.flush()
+        else:
+            cur.execute(_CREATE_ID_TABLE)
+            with cur.copy(_COPY_IDS) as copy:
+                for crm_id in hook.iter_ids(entity.entity_set, page_size=ID_PAGE_SIZE):
+                    copy.write_row((crm_id,))
         cur.execute("create index on crm_ids (crm_id)")
         cur.execute("analyze crm_ids")
         seen = cur.execute("select count(distinct crm_id) from crm_ids").fetchone()[0]

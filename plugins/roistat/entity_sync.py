@@ -21,7 +21,7 @@ import psycopg
 from roistat.crm_entities import ENTITIES, CrmEntity
 from roistat.deal_loader import DealLoader
 from roistat.deal_mapping import DealMapper, Rejection, filter_lookup
-from roistat.deletion_reconcile import reconcile_deletions
+from roistat.deletion_reconcile import ReadIds, reconcile_deletions
 from roistat.errors import RoistatError
 from roistat.settings import IntegrationSettings
 from roistat.sync_runs import (
@@ -125,6 +125,10 @@ def _read_and_load(
     with conn.transaction():
         _take_entity_lock(conn, entity.name, sync_run_id)
         loader = DealLoader(conn, sync_run_id=sync_run_id, synced_at=synced_at)
+        # A read of the whole entity sees every id the CRM holds: the deletion
+        # check can use them instead of scanning the ids again.
+        whole_entity = window.start is None and window.end is None
+        read_ids = ReadIds(conn) if window.reconcile and whole_entity else None
         for row in hook.iter_rows(
             entity.entity_set,
             mapper.columns(),
@@ -136,6 +140,8 @@ def _read_and_load(
             progress.tick(rows_read)
             outcome = mapper.map(row)
             if isinstance(outcome, Rejection):
+                if read_ids is not None:
+                    read_ids.add_unchecked(row.get("Id"))
                 loader.reject(
                     entity=entity.name,
                     crm_id=outcome.crm_id,
@@ -145,10 +151,14 @@ def _read_and_load(
                 )
                 continue
             loader.add(outcome)
+            if read_ids is not None:
+                read_ids.add(outcome.crm_id)
             if watermark is None or outcome.modified_on > watermark:
                 watermark = outcome.modified_on
         loader.flush()
-        deleted = reconcile_deletions(hook, conn, entity, synced_at) if window.reconcile else 0
+        deleted = (
+            reconcile_deletions(hook, conn, entity, synced_at, read_ids) if window.reconcile else 0
+        )
 
         counts: dict[str, Any] = {
             "entity": entity.name,

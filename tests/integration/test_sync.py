@@ -288,3 +288,26 @@ def test_crm_clock_labelled_z_in_local_time_is_corrected(airflow_connections, se
     lookback = timedelta(hours=shifted.lookback_hours)
     expected = sum(1 for t in truth.values() if start - lookback <= t < start + timedelta(days=3))
     assert window["order"]["rows_read"] == expected
+
+
+def test_full_refresh_finds_deletions_from_its_own_read(airflow_connections, settings, caplog):
+    """A full refresh reads every row of the entity anyway: its reconciliation
+    compares those ids instead of scanning them again. A row that breaks a rule
+    is still in the CRM and must not be taken for deleted."""
+    sandbox, url = airflow_connections["bpmonline"], airflow_connections["warehouse_url"]
+    _sync(settings, entities=("lead",), full_refresh=True)
+    leads = sandbox.admin.rows("Lead")
+    gone, broken = leads[0]["Id"], leads[1]["Id"]
+    sandbox.admin.delete("Lead", [gone])
+    sandbox.admin.touch("Lead", ids=[broken], CreatedOn=None)  # a rejection: no CreatedOn
+
+    caplog.set_level(logging.INFO, logger="roistat")
+    caplog.clear()
+    counts = _sync(settings, entities=("lead",), full_refresh=True)
+
+    assert counts["lead"]["rejected"] == 1
+    assert counts["lead"]["deleted"] == 1
+    marked = _rows(url, "select crm_id::text from roistat.deal where deleted_at is not null")
+    assert marked == [(gone.lower(),)]
+    reads = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Read ")]
+    assert len([m for m in reads if " Lead rows " in m]) == 1, reads
