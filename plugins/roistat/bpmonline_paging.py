@@ -12,6 +12,10 @@ emitted again, not a repeat. When more rows share T than fit in a page, the
 (``ModifiedOn eq T`` by ``Id`` with ``$skip`` and ``$count``), start it over when
 its count changes (a row left, so ``$skip`` may have jumped one), and go on with
 ``ModifiedOn gt T``. The remembered ids never outgrow the largest tie group.
+
+Stamps are kept as text in Creatio's own form (`canonical_timestamp`), where
+text order is time order at the full 100 ns precision: comparing text is much
+cheaper than parsing every row's ModifiedOn, and the filter literal is the text.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from roistat.bpmonline_errors import BpmOnlineConfigError, BpmOnlinePagingError
-from roistat.bpmonline_values import ODataTimestamp
+from roistat.bpmonline_values import ODataTimestamp, canonical_timestamp
 
 MAX_PAGE_SIZE = 20_000  # Creatio's per-request cap (reference/creatio-api.md §3.3)
 
@@ -53,10 +57,10 @@ class ModifiedOnKeyset:
         window_end: ODataTimestamp | None = None,
     ) -> None:
         self.page_size = validate_page_size(page_size)
-        self.window_start = window_start
-        self.window_end = window_end
+        self.window_start = None if window_start is None else window_start.literal()
+        self.window_end = None if window_end is None else window_end.literal()
 
-        self.mark: ODataTimestamp | None = None
+        self.mark: str | None = None
         self.seen_at_mark: set[str] = set()
         self.mark_done = False
         self.done = False
@@ -183,9 +187,9 @@ def validate_page_size(page_size: int) -> int:
     return page_size
 
 
-def _key(row: Mapping[str, Any]) -> tuple[str, ODataTimestamp]:
+def _key(row: Mapping[str, Any]) -> tuple[str, str]:
     try:
-        return str(row["Id"]), ODataTimestamp.parse(row["ModifiedOn"])
+        return str(row["Id"]), canonical_timestamp(row["ModifiedOn"])
     except (KeyError, ValueError) as exc:
         raise BpmOnlinePagingError(
             f"a row came back without a usable Id and ModifiedOn: {exc}"

@@ -75,7 +75,8 @@ class ODataTimestamp:
         """Return the OData 4 filter literal: unquoted, UTC, seven fraction digits."""
         seconds, fraction = divmod(self.ticks, _TICKS_PER_SECOND)
         whole = _EPOCH + dt.timedelta(seconds=seconds)
-        return f"{whole:%Y-%m-%dT%H:%M:%S}.{fraction:07d}Z"
+        # %Y does not pad years before 1000 on every platform; OData wants four digits.
+        return f"{whole.year:04d}-{whole:%m-%dT%H:%M:%S}.{fraction:07d}Z"
 
     def to_datetime(self) -> dt.datetime:
         """Return an aware UTC datetime (the 7th fraction digit is dropped)."""
@@ -83,6 +84,18 @@ class ODataTimestamp:
 
     def __str__(self) -> str:
         return self.literal()
+
+
+def canonical_timestamp(raw: str) -> str:
+    """Return a CRM datetime in Creatio's own form (UTC, seven fraction digits).
+
+    In that form text order is time order, so the paging compares and resends
+    the text itself; any other spelling (an offset, fewer digits) is rewritten.
+    Raises ValueError for what is no datetime at all.
+    """
+    if isinstance(raw, str) and _CREATIO_TIMESTAMP.fullmatch(raw):
+        return raw
+    return ODataTimestamp.parse(raw).literal()
 
 
 def odata_literal(value: Any) -> str:
@@ -153,38 +166,79 @@ def convert_row(row: Mapping[str, Any], types: Mapping[str, str]) -> dict[str, A
 
 
 class RowConverter:
-    """`convert_row` for one entity's column types, worked out once per read.
+    """`convert_row` for one read's columns and types, worked out once.
 
-    A read converts every row of a page the same way, so the datetime and date
-    columns are found once here instead of looking up each value's type.
+    Every row of a read has the same columns, so which of them are datetimes,
+    dates and lookups is found once here. A row holding exactly the columns
+    asked for (the usual case) is converted in place; anything else (OData
+    annotations, columns nobody asked for) goes the long way through a copy.
     """
 
-    __slots__ = ("_datetimes", "_dates")
+    __slots__ = ("_columns", "_datetimes", "_dates", "_lookups", "_types")
 
     def __init__(self, types: Mapping[str, str], columns: Iterable[str] | None = None) -> None:
-        """`columns`, when given, are the only ones the rows can hold (the read's $select)."""
+        """`columns`, when given, are the ones the rows hold (the read's $select)."""
+        self._types = types
+        self._columns = None if columns is None else frozenset(columns)
         wanted = types if columns is None else {name: types.get(name) for name in columns}
         self._datetimes = tuple(name for name, edm in wanted.items() if edm in DATETIME_TYPES)
         self._dates = tuple(name for name, edm in wanted.items() if edm == "Edm.Date")
+        # The all-zero GUID means "no lookup"; a column of unknown type may be one.
+        self._lookups = tuple(name for name, edm in wanted.items() if edm in _LOOKUP_TYPES)
 
-    def __call__(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        converted = {
-            name: None if value == EMPTY_GUID else value
-            for name, value in row.items()
-            if not name.startswith("@odata.")
-        }
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        if self._columns is None or row.keys() != self._columns:
+            return self._copy(row)
+        for name in self._lookups:
+            if row[name] == EMPTY_GUID:
+                row[name] = None
         for name in self._datetimes:
-            value = converted.get(name)
+            value = row[name]
             if isinstance(value, str) and value:
-                try:
-                    converted[name] = ODataTimestamp.parse(value).to_datetime()
-                except ValueError:
-                    pass
+                row[name] = _datetime_or_text(value)
         for name in self._dates:
-            value = converted.get(name)
+            value = row[name]
             if isinstance(value, str) and value:
-                try:
-                    converted[name] = dt.date.fromisoformat(value[:10])
-                except ValueError:
-                    pass
+                row[name] = _date_or_text(value)
+        return row
+
+    def _copy(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        converted: dict[str, Any] = {}
+        types = self._types
+        for name, value in row.items():
+            if name.startswith("@odata."):
+                continue
+            edm_type = types.get(name)
+            if value == EMPTY_GUID and edm_type in _LOOKUP_TYPES:
+                value = None
+            elif isinstance(value, str) and value:
+                if edm_type in DATETIME_TYPES:
+                    value = _datetime_or_text(value)
+                elif edm_type == "Edm.Date":
+                    value = _date_or_text(value)
+            converted[name] = value
         return converted
+
+
+# Edm.Guid is how OData 4 types a lookup's id column; None is a column the
+# metadata does not describe, which could be one.
+_LOOKUP_TYPES = frozenset({"Edm.Guid", None})
+
+
+def _datetime_or_text(value: str) -> dt.datetime | str:
+    """An aware UTC datetime, or the text itself when it is no datetime (see convert_row)."""
+    try:
+        if _CREATIO_TIMESTAMP.fullmatch(value):
+            # Python reads Creatio's own form directly and, like to_datetime,
+            # drops the 7th fraction digit (tests compare the two).
+            return dt.datetime.fromisoformat(value)
+        return ODataTimestamp.parse(value).to_datetime()
+    except ValueError:  # 2024-02-30, 25:00 ...
+        return value
+
+
+def _date_or_text(value: str) -> dt.date | str:
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return value

@@ -17,6 +17,7 @@ from roistat.bpmonline_errors import BpmOnlineConfigError
 from roistat.bpmonline_values import (
     EMPTY_GUID,
     ODataTimestamp,
+    canonical_timestamp,
     convert_row,
     guid_literal,
     lookup_filter,
@@ -301,3 +302,35 @@ def test_local_time_labelled_z_is_taken_as_labelled_and_paging_still_holds(sb):
     assert shifted.keys() == clean.keys()
     for row_id, row in shifted.items():
         assert row["ModifiedOn"] - clean[row_id]["ModifiedOn"] == dt.timedelta(hours=3)
+
+
+_TICK_RANGE = (
+    ODataTimestamp.parse("0001-01-01T00:00:00.0000000Z").ticks,
+    ODataTimestamp.parse("9999-12-31T23:59:59.9999999Z").ticks,
+)
+
+
+@given(st.integers(*_TICK_RANGE), st.integers(*_TICK_RANGE))
+def test_canonical_timestamps_sort_as_text_in_time_order(a, b):
+    """The paging compares ModifiedOn as text; that is only sound if text order is time order."""
+    text_a, text_b = ODataTimestamp(a).literal(), ODataTimestamp(b).literal()
+    assert canonical_timestamp(text_a) == text_a  # Creatio's own form is kept as sent
+    assert (text_a < text_b) == (a < b) and (text_a == text_b) == (a == b)
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("2024-06-17T18:28:32.0000001+03:00", "2024-06-17T15:28:32.0000001Z"),
+        ("2024-06-17T15:28:32Z", "2024-06-17T15:28:32.0000000Z"),
+        ("2024-06-17T15:28:32.5Z", "2024-06-17T15:28:32.5000000Z"),
+    ],
+)
+def test_other_spellings_are_rewritten_to_creatio_form(raw, canonical):
+    assert canonical_timestamp(raw) == canonical
+
+
+@pytest.mark.parametrize("raw", ["2024-06-17", None, "2024-06-17T15:28:32.7013964Z'; drop"])
+def test_what_is_no_timestamp_is_refused_by_canonical_timestamp(raw):
+    with pytest.raises(ValueError):
+        canonical_timestamp(raw)
