@@ -57,9 +57,32 @@ create table if not exists roistat.deal (
     primary key (entity, crm_id)
 );
 
-create index if not exists deal_created_on_idx on roistat.deal (created_on);
-create index if not exists deal_modified_on_idx on roistat.deal (entity, modified_on);
-create index if not exists deal_visit_id_idx on roistat.deal (visit_id) where visit_id is not null;
+-- Every index on roistat.deal is paid for by every deal a sync writes (a
+-- random-key btree insert costs about as much as the row itself). No query
+-- reads deals by creation time alone (the page's range filters go through
+-- deal_sent_leads_order_idx) or by modification time (a sync continues from
+-- roistat.watermark), so those two indexes of the first release are dropped
+-- from warehouses that have them. The CRM id and visit number indexes serve
+-- only the trigram search, and go when pg_trgm is not installed (see
+-- 030_sent_leads_indexes.sql, which builds the page's indexes).
+drop index if exists roistat.deal_created_on_idx;
+drop index if exists roistat.deal_modified_on_idx;
+do $$
+begin
+    if not exists (select 1 from pg_extension where extname = 'pg_trgm') then
+        drop index if exists roistat.deal_crm_id_idx;
+        drop index if exists roistat.deal_visit_id_idx;
+    end if;
+end
+$$;
+
+-- Lock order. A sync's transaction writes roistat.deal and then roistat.sync_run
+-- (its finish_run); the deploy takes a lock on both (creating an index locks
+-- its table even when the index exists), and must take them in the same order
+-- or the two deadlock. This lock, held to the end of the deploy, puts deal
+-- first; it comes after the drops, so the deploy never has to raise a lock on
+-- deal while a sync that has read the table waits on it.
+lock table roistat.deal in share mode;
 
 -- One row per observed status change of a deal: its path and cycle time.
 create table if not exists roistat.deal_status_history (
