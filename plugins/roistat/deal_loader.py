@@ -4,11 +4,18 @@ The caller owns the transaction: a sync opens one per entity per run, and the
 loader only ever writes inside it, so a task that dies leaves nothing
 half-written and its retry does the whole window again. Batches bound the
 memory a run needs: `batch_size` rows are held, copied and merged at a time.
+
+Each batch takes three statements: a binary COPY into `deal_stage`,
+classify_deals.sql (one row per deal, its content hash, and whether the
+warehouse has it and this version replaces it) and merge_deals.sql (status
+history, quarantine, then a plain insert of the new deals and an upsert of
+the known ones).
 """
 
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -45,6 +52,31 @@ class DealRecord:
 
 
 STAGE_COLUMNS = tuple(f.name for f in fields(DealRecord))
+# The PostgreSQL types the COPY sends, column by column (create_deal_stage.sql).
+# Binary COPY takes less than half the time of text COPY (formatting here,
+# parsing in the server), but each value must be of its field's declared Python
+# type (str, datetime with a time zone, Decimal, int, bool): the format is
+# chosen by column, not by value.
+STAGE_TYPES = (
+    "text",  # entity
+    "text",  # crm_id: a GUID string, cast to uuid in classify_deals.sql
+    "text",  # title
+    "timestamptz",  # created_on
+    "timestamptz",  # modified_on
+    "text",  # status_id: as crm_id
+    "text",  # status_group
+    "text",  # roistat_raw
+    "text",  # roistat_kind
+    "int8",  # visit_id
+    "text",  # marker
+    "numeric",  # revenue
+    "numeric",  # first_cost
+    "numeric",  # profit
+    "text",  # filter_value
+    "bool",  # passes_filter
+)
+_stage_row = operator.attrgetter(*STAGE_COLUMNS)
+_COPY_STAGE = f"copy deal_stage ({', '.join(STAGE_COLUMNS)}) from stdin (format binary)"
 
 
 @dataclass
@@ -81,7 +113,12 @@ def _storable(value: Any) -> Any:
 
 
 class DealLoader:
-    """Stage and merge deals of one entity inside the caller's transaction."""
+    """Stage and merge deals of one entity inside the caller's transaction.
+
+    The caller holds the entity's advisory lock for that whole transaction
+    (entity_sync._take_entity_lock): the merge inserts deals and history rows
+    it found absent with a plain INSERT, which only that lock keeps safe.
+    """
 
     def __init__(
         self,
@@ -95,13 +132,14 @@ class DealLoader:
         self._params = {"sync_run_id": sync_run_id, "synced_at": synced_at}
         self._batch_size = batch_size
         self._batch: list[tuple[Any, ...]] = []
+        self._classify_sql = _sql("classify_deals.sql")
         self._merge_sql = _sql("merge_deals.sql")
         self.counts = LoadCounts()
         conn.execute(_sql("create_deal_stage.sql"))
 
     def add(self, record: DealRecord) -> None:
         """Queue a deal; the batch is copied and merged when full."""
-        self._batch.append(tuple(getattr(record, name) for name in STAGE_COLUMNS))
+        self._batch.append(_stage_row(record))
         if len(self._batch) >= self._batch_size:
             self.flush()
 
@@ -146,12 +184,14 @@ class DealLoader:
         if not self._batch:
             return
         with self._conn.cursor() as cur:
-            with cur.copy(f"copy deal_stage ({', '.join(STAGE_COLUMNS)}) from stdin") as copy:
+            with cur.copy(_COPY_STAGE) as copy:
+                copy.set_types(STAGE_TYPES)
                 for row in self._batch:
                     copy.write_row(row)
+            cur.execute(self._classify_sql)
             cur.execute(self._merge_sql, self._params)
             staged, new, changed, excluded = cur.fetchone()
-            cur.execute("truncate deal_stage")
+            cur.execute("truncate deal_stage, deal_batch")
         self.counts.staged += staged
         self.counts.loaded_new += new
         self.counts.loaded_changed += changed

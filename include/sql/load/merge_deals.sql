@@ -1,34 +1,19 @@
--- Merge the staged batch into roistat.deal, its status history and quarantine.
+-- Merge the classified batch (deal_batch, from classify_deals.sql) into
+-- roistat.deal, its status history and quarantine.
 -- Bind parameters: sync_run_id, synced_at.
 -- Idempotent and order-independent: the version with the newer ModifiedOn wins,
 -- and at an equal ModifiedOn the larger content hash wins, so replaying any
 -- windows in any order leaves the same rows; an unchanged row is not written.
-with staged as (
-    select distinct on (entity, crm_id)
-        *
-    from (
-        select
-            s.*,
-            md5(row(
-                s.title,
-                s.created_on,
-                s.status_id,
-                s.roistat_raw,
-                s.roistat_kind,
-                s.visit_id,
-                s.marker,
-                s.revenue,
-                s.first_cost,
-                s.profit,
-                s.filter_value,
-                s.passes_filter
-            )::text) as content_hash
-        from deal_stage as s
-    ) as hashed
-    order by entity, crm_id, modified_on desc, content_hash desc
-),
-
-history as (
+--
+-- New deals and new history rows are inserted with a plain INSERT of keys
+-- classify_deals.sql found absent, in this same transaction. That is safe
+-- because every writer of an entity's deals holds that entity's advisory lock
+-- for its whole transaction (entity_sync.py, _take_entity_lock): nobody else
+-- can insert one of these keys in between. It saves ON CONFLICT's speculative
+-- insertion, which made an insert about half as dear again. Known deals go
+-- through ON CONFLICT DO UPDATE, which finds each by its key through the
+-- primary key whatever the size of the table.
+with history as (
     insert into roistat.deal_status_history as h (
         entity,
         crm_id,
@@ -46,20 +31,73 @@ history as (
         status_group,
         %(synced_at)s,
         %(sync_run_id)s
-    from staged
-    on conflict (entity, crm_id, modified_on) do nothing
+    from deal_batch
+    where not has_history
 ),
 
 resolved as (
     update roistat.rejected_record as r
     set resolved_at = %(synced_at)s
-    from staged
-    where r.entity = staged.entity
-        and r.crm_id = staged.crm_id::text
+    from deal_batch as b
+    where r.entity = b.entity
+        and r.crm_id = b.crm_id::text
         and r.resolved_at is null
 ),
 
-merged as (
+inserted as (
+    insert into roistat.deal (
+        entity,
+        crm_id,
+        title,
+        created_on,
+        modified_on,
+        status_id,
+        status_group,
+        roistat_raw,
+        roistat_kind,
+        visit_id,
+        marker,
+        revenue,
+        first_cost,
+        profit,
+        filter_value,
+        paid_at,
+        excluded_at,
+        first_synced_at,
+        last_synced_at,
+        last_changed_at,
+        content_hash,
+        sync_run_id
+    )
+    select
+        entity,
+        crm_id,
+        title,
+        created_on,
+        modified_on,
+        status_id,
+        status_group,
+        roistat_raw,
+        roistat_kind,
+        visit_id,
+        marker,
+        revenue,
+        first_cost,
+        profit,
+        filter_value,
+        case when status_group = 'paid' then %(synced_at)s::timestamptz end,
+        case when not passes_filter then %(synced_at)s::timestamptz end,
+        %(synced_at)s,
+        %(synced_at)s,
+        %(synced_at)s,
+        content_hash,
+        %(sync_run_id)s
+    from deal_batch
+    where not is_stored
+    returning excluded_at is not null as is_excluded
+),
+
+updated as (
     insert into roistat.deal as d (
         entity,
         crm_id,
@@ -100,14 +138,16 @@ merged as (
         first_cost,
         profit,
         filter_value,
-        case when status_group = 'paid' then %(synced_at)s end,
-        case when not passes_filter then %(synced_at)s end,
+        case when status_group = 'paid' then %(synced_at)s::timestamptz end,
+        case when not passes_filter then %(synced_at)s::timestamptz end,
         %(synced_at)s,
         %(synced_at)s,
         %(synced_at)s,
         content_hash,
         %(sync_run_id)s
-    from staged
+    from deal_batch
+    where is_stored
+        and is_newer
     on conflict (entity, crm_id) do update set
         title = excluded.title,
         created_on = excluded.created_on,
@@ -144,8 +184,9 @@ merged as (
 )
 
 select
-    (select count(*) from staged) as staged,
-    count(*) filter (where is_new) as loaded_new,
-    count(*) filter (where not is_new) as loaded_changed,
-    count(*) filter (where is_excluded) as excluded
-from merged;
+    (select count(*) from deal_batch) as staged,
+    (select count(*) from inserted)
+    + (select count(*) from updated where is_new) as loaded_new,
+    (select count(*) from updated where not is_new) as loaded_changed,
+    (select count(*) from inserted where is_excluded)
+    + (select count(*) from updated where is_excluded) as excluded;
