@@ -41,9 +41,12 @@ def value_sql(column: Column, alias: str, settings: RenderSettings) -> str:
         if settings.offset_ticks:
             # int() keeps this a number we made, never caller text.
             ref = f"({ref} + {int(settings.offset_ticks)})"
+        # SQLite's / and % truncate toward zero; a moment before 1970 needs the
+        # floor (whole seconds down, the fraction counted up from there).
+        fraction = f"((({ref}) % 10000000 + 10000000) % 10000000)"
         return (
-            f"strftime('%Y-%m-%dT%H:%M:%S', {ref} / 10000000, 'unixepoch')"
-            f" || printf('.%07dZ', {ref} % 10000000)"
+            f"strftime('%Y-%m-%dT%H:%M:%S', (({ref}) - {fraction}) / 10000000, 'unixepoch')"
+            f" || printf('.%07dZ', {fraction})"
         )
     if column.kind == "money":
         # json() makes the stored text a JSON number without passing through a float.

@@ -18,8 +18,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import requests
@@ -50,6 +49,7 @@ from roistat.bpmonline_values import (
     RowConverter,
     check_identifier,
     convert_row,
+    guid_literal,
 )
 
 # A module logger rather than self.log: stdlib records reach the task log all the
@@ -57,6 +57,9 @@ from roistat.bpmonline_values import (
 log = logging.getLogger(__name__)
 
 KEY_COLUMNS = ("Id", "ModifiedOn")
+# Ids per request when confirming ids one by one: 40 "Id eq" terms and their
+# "or"s stay under the filter node limits Creatio sites are configured with.
+EXISTING_IDS_BATCH = 40
 LOOKUP_PAGE_SIZE = 1000
 
 # A small lookup table that keeps changing while we page it is read again
@@ -129,6 +132,10 @@ class BpmOnlineHook(BaseHook):
 
     def close(self) -> None:
         """Log out and drop the session; the hook logs in again if used afterwards."""
+        with self._request_lock:  # not under a page being read ahead
+            self._close_unlocked()
+
+    def _close_unlocked(self) -> None:
         if self._auth is not None:
             self._auth.logout()
         if self._transport is not None:
@@ -159,32 +166,42 @@ class BpmOnlineHook(BaseHook):
         return self._auth
 
     def _read(
-        self, path: str, *, what: str, params: Mapping[str, str] | None = None, expect: str = "json"
+        self,
+        path: str,
+        *,
+        what: str,
+        params: Mapping[str, str] | None = None,
+        expect: str = "json",
+        abandoned: threading.Event | None = None,
     ) -> Reply:
-        """GET a path under the OData root; log in again once if the session ended."""
-        with self._request_lock:
-            return self._read_unlocked(path, what=what, params=params, expect=expect)
+        """GET a path under the OData root; log in again once if the session ended.
 
-    def _read_unlocked(
-        self, path: str, *, what: str, params: Mapping[str, str] | None, expect: str
-    ) -> Reply:
-        url = self.settings.odata_root + path
-        for relogin in (False, True):
-            auth = self._logged_in_auth()
-            assert self._transport is not None
-            try:
-                return self._transport.send(
-                    "GET", url, what=what, params=dict(params or {}), expect=expect
-                )
-            except BpmOnlineSessionEnded as exc:
-                if relogin:
-                    raise BpmOnlineAuthError(
-                        f"bpm'online {what}: the session ended again right after a fresh login "
-                        f"({exc}). The user may lack access to OData, or the site logs "
-                        "sessions out at once (licences, SSO); check the user in the CRM"
-                    ) from None
-                log.warning("bpm'online session ended (%s); logging in again", exc)
-                auth.login()
+        ``abandoned``, once set, ends the request's retries early (a page read
+        ahead that nobody will take).
+        """
+        with self._request_lock:
+            url = self.settings.odata_root + path
+            for relogin in (False, True):
+                auth = self._logged_in_auth()
+                assert self._transport is not None
+                try:
+                    return self._transport.send(
+                        "GET",
+                        url,
+                        what=what,
+                        params=dict(params or {}),
+                        expect=expect,
+                        abandoned=abandoned,
+                    )
+                except BpmOnlineSessionEnded as exc:
+                    if relogin:
+                        raise BpmOnlineAuthError(
+                            f"bpm'online {what}: the session ended again right after a fresh "
+                            f"login ({exc}). The user may lack access to OData, or the site logs "
+                            "sessions out at once (licences, SSO); check the user in the CRM"
+                        ) from None
+                    log.warning("bpm'online session ended (%s); logging in again", exc)
+                    auth.login()
         raise AssertionError("unreachable")
 
     # -- metadata ------------------------------------------------------------
@@ -237,11 +254,20 @@ class BpmOnlineHook(BaseHook):
             window_end=_timestamp(window_end),
         )
         convert = RowConverter(self._column_types(entity_set), columns=select.split(","))
+        # Set when this read ends, however it ends: a page still in flight is
+        # then nobody's, and its thread stops retrying and drops it.
+        abandoned = threading.Event()
 
-        def fetch(query: dict[str, str]) -> tuple[list[dict[str, Any]], int | None]:
-            reply = self._read(
-                f"/{entity_set}", what=entity_set, params={"$select": select, **query}
-            )
+        def fetch(query: dict[str, str]) -> tuple[list[dict[str, Any]], int | None] | None:
+            with self._request_lock:
+                if abandoned.is_set():
+                    return None  # waited for its turn behind a call that ended the read
+                reply = self._read(
+                    f"/{entity_set}",
+                    what=entity_set,
+                    params={"$select": select, **query},
+                    abandoned=abandoned,
+                )
             return _page(reply, entity_set)
 
         emitted = requests_made = 0
@@ -250,24 +276,25 @@ class BpmOnlineHook(BaseHook):
         # CRM's answer time and our parsing overlap instead of adding up. The
         # next query depends only on the page already taken, so the keyset's
         # guarantees are those of a plain loop; at most two pages are held.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bpmonline-read") as reader:
-            query = keyset.next_query()
-            ahead = reader.submit(fetch, query) if query is not None else None
-            try:
-                while ahead is not None:
-                    rows, count = ahead.result()
-                    requests_made += 1
-                    fresh = keyset.take(rows, count)
-                    query = keyset.next_query()
-                    ahead = reader.submit(fetch, query) if query is not None else None
-                    for row in fresh:
-                        emitted += 1
-                        yield convert(row)
-            finally:
-                # The caller stopped early or failed: let the read in flight end
-                # (the executor waits for it) and drop its page.
-                if ahead is not None:
-                    ahead.cancel()
+        query = keyset.next_query()
+        ahead = _PageAhead(fetch, query) if query is not None else None
+        try:
+            while ahead is not None:
+                page = ahead.result()
+                assert page is not None  # only an abandoned read gets no page
+                rows, count = page
+                requests_made += 1
+                fresh = keyset.take(rows, count)
+                query = keyset.next_query()
+                ahead = _PageAhead(fetch, query) if query is not None else None
+                for row in fresh:
+                    emitted += 1
+                    yield convert(row)
+        finally:
+            # Never wait for the page in flight here: the caller may be closing
+            # this generator from inside another call that holds the request
+            # lock (the garbage collector does that), and waiting would deadlock.
+            abandoned.set()
 
         log.info(
             "Read %d %s rows in %d requests (%.1f s)",
@@ -287,6 +314,29 @@ class BpmOnlineHook(BaseHook):
         """
         for row in self.iter_rows(entity_set, [], page_size=page_size):
             yield row["Id"]
+
+    def existing_ids(self, entity_set: str, ids: Iterable[str]) -> set[str]:
+        """Return which of ``ids`` the entity set holds now (lower case), asking by Id.
+
+        For confirming a few ids (deals that look deleted) rather than
+        scanning them all: ``Id eq ... or Id eq ...`` in small batches, which
+        every Creatio version reads and keeps under its filter size limits.
+        """
+        check_identifier(entity_set, "entity set")
+        wanted = [guid_literal(crm_id) for crm_id in ids]
+        found: set[str] = set()
+        for start in range(0, len(wanted), EXISTING_IDS_BATCH):
+            batch = wanted[start : start + EXISTING_IDS_BATCH]
+            params = {
+                "$select": "Id",
+                "$filter": " or ".join(f"Id eq {crm_id}" for crm_id in batch),
+                "$top": str(len(batch)),
+            }
+            rows, _ = _page(
+                self._read(f"/{entity_set}", what=entity_set, params=params), entity_set
+            )
+            found.update(str(row["Id"]).lower() for row in rows)
+        return found
 
     def read_lookup(self, entity_set: str, columns: Sequence[str]) -> list[dict[str, Any]]:
         """Return all rows of a small lookup table (QualifyStatus, OrderStatus...), by ``Id``.
@@ -379,6 +429,37 @@ class BpmOnlineHook(BaseHook):
         # metadata lacks is left for the OData call to report with its message.
         metadata = self.metadata
         return metadata.entity(entity_set).columns if entity_set in metadata else {}
+
+
+class _PageAhead:
+    """One page read on a thread of its own while the caller works on the last one.
+
+    A daemon thread, never joined by the reader: a page nobody takes any more
+    ends with its request (see `iter_rows`), and cannot hold up the task's exit.
+    """
+
+    def __init__(self, fetch: Any, query: dict[str, str]) -> None:
+        self._done = threading.Event()
+        self._page: Any = None
+        self._error: BaseException | None = None
+        threading.Thread(
+            target=self._run, args=(fetch, query), name="bpmonline-read", daemon=True
+        ).start()
+
+    def _run(self, fetch: Any, query: dict[str, str]) -> None:
+        try:
+            self._page = fetch(query)
+        except BaseException as exc:  # handed to the caller in result()
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def result(self) -> Any:
+        self._done.wait()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        return self._page
 
 
 def _select(columns: Sequence[str]) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -110,12 +111,14 @@ class Transport:
         form: dict[str, str] | None = None,
         retry: bool = True,
         authorize: bool = True,
+        abandoned: threading.Event | None = None,
     ) -> Reply:
         """Send one request (retrying transient failures) and return the usable answer.
 
         ``expect`` is the body wanted: "json" (parsed with Decimal floats),
         "xml" (bytes) or "text". Redirects are never followed, so a redirect to
-        the login page is seen for what it is.
+        the login page is seen for what it is. Once ``abandoned`` is set, no
+        further retry is made and a backoff wait ends at once.
         """
 
         def attempt() -> Reply:
@@ -128,9 +131,16 @@ class Transport:
             return attempt()
 
         policy = self.retry
+        stop = tenacity.stop_after_attempt(policy.max_retries + 1) | tenacity.stop_before_delay(
+            policy.budget_seconds
+        )
+        sleep = tenacity.nap.sleep
+        if abandoned is not None:
+            stop = stop | (lambda state: abandoned.is_set())
+            sleep = abandoned.wait
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(policy.max_retries + 1)
-            | tenacity.stop_before_delay(policy.budget_seconds),
+            stop=stop,
+            sleep=sleep,
             wait=self._wait,
             retry=tenacity.retry_if_exception(is_retryable),
             before_sleep=lambda state: self._log_retry(state, what),

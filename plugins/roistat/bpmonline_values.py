@@ -26,9 +26,15 @@ EMPTY_GUID = "00000000-0000-0000-0000-000000000000"
 _TICKS_PER_SECOND = 10_000_000
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _EPOCH_NAIVE = dt.datetime(1970, 1, 1)
+# ASCII digits only: int() would read Arabic-Indic or full-width digits too,
+# which the mapping rules refuse. A lower-case z is still UTC.
 _TIMESTAMP = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,7}))?(Z|[+-]\d\d:\d\d)",
+    r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,7}))?([Zz]|[+-]\d\d:\d\d)",
+    re.ASCII,
 )
+# Years 1 to 9999 in UTC, what a datetime (and an OData literal) can hold.
+_MIN_TICKS = -62_135_596_800 * 10_000_000
+_MAX_TICKS = 253_402_300_800 * 10_000_000 - 1
 # What Creatio itself writes, every time: UTC, seven fraction digits. A sync
 # parses two or three of these per row, so this form takes a shorter road.
 _CREATIO_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z", re.ASCII)
@@ -56,10 +62,14 @@ class ODataTimestamp:
         year, month, day, hour, minute, second, fraction, zone = match.groups()
         whole = dt.datetime(
             int(year), int(month), int(day), int(hour), int(minute), int(second),
-            tzinfo=dt.UTC if zone == "Z" else dt.datetime.strptime(zone, "%z").tzinfo,
+            tzinfo=dt.UTC if zone in "Zz" else dt.datetime.strptime(zone, "%z").tzinfo,
         )  # fmt: skip
         seconds = (whole - _EPOCH) // dt.timedelta(seconds=1)
-        return cls(seconds * _TICKS_PER_SECOND + int((fraction or "").ljust(7, "0")))
+        ticks = seconds * _TICKS_PER_SECOND + int((fraction or "").ljust(7, "0"))
+        if not _MIN_TICKS <= ticks <= _MAX_TICKS:
+            # 0001-01-01T00:00:00+03:00 is in year 0 in UTC: no datetime holds it.
+            raise ValueError(f"OData datetime {raw!r} falls outside years 1-9999 in UTC")
+        return cls(ticks)
 
     @classmethod
     def from_datetime(cls, value: dt.datetime) -> ODataTimestamp:
@@ -94,6 +104,7 @@ def canonical_timestamp(raw: str) -> str:
     Raises ValueError for what is no datetime at all.
     """
     if isinstance(raw, str) and _CREATIO_TIMESTAMP.fullmatch(raw):
+        dt.datetime.fromisoformat(raw[:19])  # refuses 2024-02-30, 24:00, year 0
         return raw
     return ODataTimestamp.parse(raw).literal()
 

@@ -10,6 +10,7 @@ ModifiedOn order. Whatever happens, no row is missed and none is repeated.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs
 
@@ -142,7 +143,9 @@ def test_reads_are_streamed_page_by_page(sb):
     with make_hook() as hook:
         rows = hook.iter_rows("Lead", ["LeadName"], page_size=5)
         next(rows)
-        assert len(odata_requests(sb, "Lead")) == 1, "only the first page is fetched"
+        time.sleep(0.5)  # room for a reader that ran ahead too far to show it
+        # the page in hand and the one read ahead (test_bpmonline_read_ahead.py), no more
+        assert len(odata_requests(sb, "Lead")) <= 2, "the read is not streamed"
         rows.close()
 
 

@@ -40,8 +40,14 @@ def _lead_pages(sb: RunningSandbox) -> int:
     return len([r for r in odata_requests(sb, "Lead") if "orderby" in r.get("query", "")])
 
 
-def _reader_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("bpmonline-read")]
+def _reader_threads(settle: float = 5.0) -> list[threading.Thread]:
+    """The read-ahead threads still alive once those ending have had `settle` s to end."""
+    deadline = time.monotonic() + settle
+    while True:
+        alive = [t for t in threading.enumerate() if t.name.startswith("bpmonline-read")]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.02)
 
 
 def test_the_next_page_is_requested_before_the_caller_asks_for_it(sb):
