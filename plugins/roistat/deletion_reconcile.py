@@ -32,6 +32,44 @@ _CREATE_ID_TABLE = "create temporary table crm_ids (crm_id uuid not null) on com
 _COPY_IDS = "copy crm_ids (crm_id) from stdin"
 
 
+def _confirm_missing(hook: Any, cur: psycopg.Cursor, entity: CrmEntity) -> None:
+    """Ask the CRM by Id about each deal the read or scan did not meet; keep those it has.
+
+    A keyset read can pass a row by: a transaction that commits after the
+    read went past its ModifiedOn (a late commit, app servers whose clocks
+    differ) leaves the row behind the read. Such a deal is not deleted, and
+    marking it would drop it from the report until it changes again. The
+    missing ones are usually few, so asking for each by Id is cheap.
+    """
+    missing = [
+        str(row[0])
+        for row in cur.execute(
+            """
+            select d.crm_id
+            from roistat.deal as d
+            where d.entity = %s
+                and d.deleted_at is null
+                and not exists (select 1 from crm_ids as c where c.crm_id = d.crm_id)
+            """,
+            (entity.name,),
+        )
+    ]
+    if not missing:
+        return
+    present = hook.existing_ids(entity.entity_set, missing)
+    if present:
+        log.info(
+            "%s reconciliation: %d of %d deals the read did not meet are still in the CRM "
+            "(changed behind the read); not marked deleted",
+            entity.name,
+            len(present),
+            len(missing),
+        )
+        with cur.copy(_COPY_IDS) as copy:
+            for crm_id in present:
+                copy.write_row((crm_id,))
+
+
 class ReadIds:
     """The ids a full read meets, kept in the `crm_ids` table as the read goes.
 
@@ -109,6 +147,7 @@ def reconcile_deletions(
             )
             return 0
 
+        _confirm_missing(hook, cur, entity)
         back = cur.execute(
             """
             update roistat.deal as d
