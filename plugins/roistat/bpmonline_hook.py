@@ -57,9 +57,10 @@ from roistat.bpmonline_values import (
 log = logging.getLogger(__name__)
 
 KEY_COLUMNS = ("Id", "ModifiedOn")
-# Ids per request when confirming ids one by one: 40 "Id eq" terms and their
-# "or"s stay under the filter node limits Creatio sites are configured with.
-EXISTING_IDS_BATCH = 40
+# Ids per request when confirming ids one by one. Creatio's $filter parser
+# refuses more than 100 nodes, which an "or" chain of about 15 GUIDs already
+# passes (reference/creatio-api.md §3.3), and "in" is not on every site: 10.
+EXISTING_IDS_BATCH = 10
 LOOKUP_PAGE_SIZE = 1000
 
 # A small lookup table that keeps changing while we page it is read again
