@@ -65,6 +65,10 @@ class ModifiedOnKeyset:
         self.mark_done = False
         self.done = False
         self._tie: _TieScan | None = None
+        # A short page usually means the end, but a site may cap its answers
+        # below $top (a server setting, silently): the next request asks for
+        # the count too, to tell the two apart.
+        self._confirming_end = False
 
     @property
     def in_tie_scan(self) -> bool:
@@ -95,6 +99,8 @@ class ModifiedOnKeyset:
         query = {"$orderby": "ModifiedOn asc,Id asc", "$top": str(self.page_size)}
         if conditions:
             query["$filter"] = " and ".join(conditions)
+        if self._confirming_end:
+            query["$count"] = "true"
         return query
 
     def take(
@@ -103,9 +109,11 @@ class ModifiedOnKeyset:
         """Consume one page; return its rows not emitted before, in order."""
         if self._tie is not None:
             return self._take_tie_page(rows, count)
-        return self._take_page(rows)
+        return self._take_page(rows, count)
 
-    def _take_page(self, rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    def _take_page(
+        self, rows: Sequence[Mapping[str, Any]], count: int | None
+    ) -> list[Mapping[str, Any]]:
         fresh = []
         floor = self.mark or self.window_start
         for row in rows:
@@ -126,8 +134,23 @@ class ModifiedOnKeyset:
             fresh.append(row)
 
         if len(rows) < self.page_size:
-            self.done = True
-        elif not fresh:
+            if self._confirming_end and count is not None and count > len(rows):
+                if not rows:
+                    raise BpmOnlinePagingError(
+                        f"the CRM counts {count} rows for the filter but returned none"
+                    )
+                # The site answers at most len(rows) rows whatever $top says:
+                # page by that from now on, and this page was a full one.
+                self.page_size = len(rows)
+                self._confirming_end = False
+            elif self._confirming_end or not rows:
+                self.done = True
+                return fresh
+            else:
+                self._confirming_end = True
+                return fresh
+        self._confirming_end = False
+        if not fresh:
             # A whole page of rows already emitted at mark: the tie group at
             # mark is at least a page long. Walk it alone.
             self._tie = _TieScan()
@@ -168,7 +191,9 @@ class ModifiedOnKeyset:
             return fresh
 
         tie.skip += len(rows)
-        if len(rows) < self.page_size or tie.skip >= count:
+        # The count, not a short page, says when the group is done: a site that
+        # caps its answers below $top sends short pages mid-group.
+        if not rows or tie.skip >= count:
             self._tie = None
             self.mark_done = True
         return fresh
