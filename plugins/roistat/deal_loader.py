@@ -25,6 +25,7 @@ from typing import Any
 import psycopg
 
 from roistat.package_paths import sql_path
+from roistat.warehouse_writer import WarehouseWriter
 
 DEFAULT_BATCH_SIZE = 20_000
 
@@ -127,11 +128,15 @@ class DealLoader:
         sync_run_id: int,
         synced_at: datetime,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        writer: WarehouseWriter | None = None,
     ) -> None:
+        """With a `writer`, full batches are written on its thread while the caller goes on."""
         self._conn = conn
         self._params = {"sync_run_id": sync_run_id, "synced_at": synced_at}
         self._batch_size = batch_size
+        self._writer = writer
         self._batch: list[tuple[Any, ...]] = []
+        self._rejections: list[dict[str, Any]] = []
         self._classify_sql = _sql("classify_deals.sql")
         self._merge_sql = _sql("merge_deals.sql")
         self.counts = LoadCounts()
@@ -141,7 +146,7 @@ class DealLoader:
         """Queue a deal; the batch is copied and merged when full."""
         self._batch.append(_stage_row(record))
         if len(self._batch) >= self._batch_size:
-            self.flush()
+            self._hand_off()
 
     def reject(
         self,
@@ -152,23 +157,13 @@ class DealLoader:
         reason: str,
         raw_payload: Mapping[str, Any],
     ) -> None:
-        """Quarantine a row that broke a rule, with the reason and what the CRM sent."""
+        """Quarantine a row that broke a rule, with the reason and what the CRM sent.
+
+        Written with the batch being filled, before its deals: the order in
+        which an inline write would have reached the warehouse.
+        """
         self.counts.rejected += 1
-        self._conn.execute(
-            """
-            insert into roistat.rejected_record as r
-                (entity, crm_id, modified_on, reason, raw_payload, sync_run_id,
-                 first_rejected_at, last_rejected_at)
-            values (%(entity)s, %(crm_id)s, %(modified_on)s, %(reason)s, %(payload)s,
-                    %(sync_run_id)s, %(synced_at)s, %(synced_at)s)
-            on conflict (entity, crm_id) do update set
-                modified_on = excluded.modified_on,
-                reason = excluded.reason,
-                raw_payload = excluded.raw_payload,
-                sync_run_id = excluded.sync_run_id,
-                last_rejected_at = excluded.last_rejected_at,
-                resolved_at = null
-            """,
+        self._rejections.append(
             {
                 "entity": entity,
                 "crm_id": crm_id,
@@ -176,17 +171,36 @@ class DealLoader:
                 "reason": reason,
                 "payload": json.dumps(_storable(raw_payload), default=str, ensure_ascii=False),
                 **self._params,
-            },
+            }
         )
+        if len(self._rejections) >= self._batch_size:
+            self._hand_off()
 
     def flush(self) -> None:
-        """Copy the queued batch into the stage and merge it."""
-        if not self._batch:
+        """Write everything queued and wait until it is in (with a writer, all it runs)."""
+        self._hand_off()
+        if self._writer is not None:
+            self._writer.drain()
+
+    def _hand_off(self) -> None:
+        if not (self._batch or self._rejections):
             return
+        batch, rejections = self._batch, self._rejections
+        self._batch, self._rejections = [], []
+        if self._writer is None:
+            self._write(batch, rejections)
+        else:
+            self._writer.submit(lambda: self._write(batch, rejections))
+
+    def _write(self, batch: list[tuple[Any, ...]], rejections: list[dict[str, Any]]) -> None:
         with self._conn.cursor() as cur:
+            if rejections:
+                cur.executemany(_QUARANTINE, rejections)
+            if not batch:
+                return
             with cur.copy(_COPY_STAGE) as copy:
                 copy.set_types(STAGE_TYPES)
-                for row in self._batch:
+                for row in batch:
                     copy.write_row(row)
             cur.execute(self._classify_sql)
             cur.execute(self._merge_sql, self._params)
@@ -196,4 +210,19 @@ class DealLoader:
         self.counts.loaded_new += new
         self.counts.loaded_changed += changed
         self.counts.excluded += excluded
-        self._batch.clear()
+
+
+_QUARANTINE = """
+    insert into roistat.rejected_record as r
+        (entity, crm_id, modified_on, reason, raw_payload, sync_run_id,
+         first_rejected_at, last_rejected_at)
+    values (%(entity)s, %(crm_id)s, %(modified_on)s, %(reason)s, %(payload)s,
+            %(sync_run_id)s, %(synced_at)s, %(synced_at)s)
+    on conflict (entity, crm_id) do update set
+        modified_on = excluded.modified_on,
+        reason = excluded.reason,
+        raw_payload = excluded.raw_payload,
+        sync_run_id = excluded.sync_run_id,
+        last_rejected_at = excluded.last_rejected_at,
+        resolved_at = null
+"""

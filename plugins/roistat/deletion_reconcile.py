@@ -24,6 +24,7 @@ import psycopg
 from roistat.crm_entities import CrmEntity
 from roistat.rules.crm_scalars import parse_lookup_id
 from roistat.rules.rule_errors import CrmValueError
+from roistat.warehouse_writer import WarehouseWriter
 
 log = logging.getLogger(__name__)
 
@@ -78,17 +79,38 @@ class ReadIds:
     CRM even if its values broke a rule.
     """
 
-    def __init__(self, conn: psycopg.Connection, batch_size: int = 20_000) -> None:
+    # With a writer busy merging deals, ids wait in memory up to this many
+    # batches rather than hold the read up (about 1 MB per 10,000 ids).
+    _MAX_WAITING_BATCHES = 10
+
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        batch_size: int = 20_000,
+        writer: WarehouseWriter | None = None,
+    ) -> None:
         self._conn = conn
         self._batch_size = batch_size
+        self._writer = writer
         self._batch: list[tuple[str]] = []
         conn.execute(_CREATE_ID_TABLE)
 
     def add(self, crm_id: str) -> None:
         """Keep an id the mapping rules already checked (a DealRecord's)."""
         self._batch.append((crm_id,))
-        if len(self._batch) >= self._batch_size:
-            self.flush()
+        if len(self._batch) < self._batch_size:
+            return
+        if self._writer is None:
+            self._copy(self._take())
+        elif len(self._batch) >= self._batch_size * self._MAX_WAITING_BATCHES:
+            batch = self._take()
+            self._writer.submit(lambda: self._copy(batch))
+        else:
+            # Only when the writer is free: the ids' order does not matter,
+            # and a deal batch waiting behind them would hold the read up.
+            batch = self._batch
+            if self._writer.try_submit(lambda: self._copy(batch)):
+                self._batch = []
 
     def add_unchecked(self, raw_id: Any) -> None:
         """Keep a rejected row's id, if it is a GUID at all (no deal has any other)."""
@@ -100,12 +122,24 @@ class ReadIds:
             self.add(crm_id)
 
     def flush(self) -> None:
-        if not self._batch:
+        """Write every id kept and wait until they are in."""
+        batch = self._take()
+        if self._writer is None:
+            self._copy(batch)
+        else:
+            self._writer.submit(lambda: self._copy(batch))
+            self._writer.drain()
+
+    def _take(self) -> list[tuple[str]]:
+        batch, self._batch = self._batch, []
+        return batch
+
+    def _copy(self, batch: list[tuple[str]]) -> None:
+        if not batch:
             return
         with self._conn.cursor().copy(_COPY_IDS) as copy:
-            for row in self._batch:
+            for row in batch:
                 copy.write_row(row)
-        self._batch.clear()
 
 
 def reconcile_deletions(

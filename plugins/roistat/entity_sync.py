@@ -33,6 +33,7 @@ from roistat.sync_runs import (
     start_run,
 )
 from roistat.sync_window import SyncWindow, plan_window
+from roistat.warehouse_writer import WarehouseWriter
 
 log = logging.getLogger(__name__)
 
@@ -124,43 +125,47 @@ def _read_and_load(
     progress = _Progress(entity.name)
     with conn.transaction():
         _take_entity_lock(conn, entity.name, sync_run_id)
-        # Known shortcoming: each batch's merge (about 2 s per 100k deals) blocks
-        # the reading and mapping of the next, although the two use different
-        # cores. Overlapping them needs every user of this connection (the
-        # loader, rejections, the id list below) ordered through one writer
-        # thread; not done yet (issue 7's end-to-end figure is the cost).
-        loader = DealLoader(conn, sync_run_id=sync_run_id, synced_at=synced_at)
+        # Batches are merged on the writer's thread while this one goes on
+        # reading and mapping (warehouse_writer.py); every write of the
+        # transaction goes through it, in order.
+        writer = WarehouseWriter(name=f"warehouse-writer-{entity.name}")
+        loader = DealLoader(conn, sync_run_id=sync_run_id, synced_at=synced_at, writer=writer)
         # A read of the whole entity sees every id the CRM holds: the deletion
         # check can use them instead of scanning the ids again.
         whole_entity = window.start is None and window.end is None
-        read_ids = ReadIds(conn) if window.reconcile and whole_entity else None
-        for row in hook.iter_rows(
-            entity.entity_set,
-            mapper.columns(),
-            window_start=None if window.start is None else window.start + crm_clock,
-            window_end=None if window.end is None else window.end + crm_clock,
-            page_size=settings.page_size,
-        ):
-            rows_read += 1
-            progress.tick(rows_read)
-            outcome = mapper.map(row)
-            if isinstance(outcome, Rejection):
+        read_ids = ReadIds(conn, writer=writer) if window.reconcile and whole_entity else None
+        try:
+            for row in hook.iter_rows(
+                entity.entity_set,
+                mapper.columns(),
+                window_start=None if window.start is None else window.start + crm_clock,
+                window_end=None if window.end is None else window.end + crm_clock,
+                page_size=settings.page_size,
+            ):
+                rows_read += 1
+                progress.tick(rows_read)
+                outcome = mapper.map(row)
+                if isinstance(outcome, Rejection):
+                    if read_ids is not None:
+                        read_ids.add_unchecked(row.get("Id"))
+                    loader.reject(
+                        entity=entity.name,
+                        crm_id=outcome.crm_id,
+                        modified_on=outcome.modified_on,
+                        reason=outcome.reason,
+                        raw_payload=row,
+                    )
+                    continue
+                loader.add(outcome)
                 if read_ids is not None:
-                    read_ids.add_unchecked(row.get("Id"))
-                loader.reject(
-                    entity=entity.name,
-                    crm_id=outcome.crm_id,
-                    modified_on=outcome.modified_on,
-                    reason=outcome.reason,
-                    raw_payload=row,
-                )
-                continue
-            loader.add(outcome)
-            if read_ids is not None:
-                read_ids.add(outcome.crm_id)
-            if watermark is None or outcome.modified_on > watermark:
-                watermark = outcome.modified_on
-        loader.flush()
+                    read_ids.add(outcome.crm_id)
+                if watermark is None or outcome.modified_on > watermark:
+                    watermark = outcome.modified_on
+            loader.flush()
+        finally:
+            # However the read ended, no write may still be running when the
+            # transaction block below commits or rolls back.
+            writer.wait()
         deleted = (
             reconcile_deletions(hook, conn, entity, synced_at, read_ids) if window.reconcile else 0
         )

@@ -147,6 +147,7 @@ def test_rejected_row_is_kept_with_reason_and_payload_then_resolved(warehouse_ur
             reason="Budget: cannot read money value '12,5,0'",
             raw_payload={"Id": crm_id, "Budget": "12,5,0", "LeadName": "nul\x00 and \ud800"},
         )
+        loader.flush()  # a rejection is written with the batch being filled
     rows = _table(
         warehouse_url,
         "crm_id, reason, raw_payload ->> 'Budget', resolved_at",
