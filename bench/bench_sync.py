@@ -72,7 +72,7 @@ def _child(mode: str) -> None:
     params = {"full_refresh": True} if mode == "full" else {}
 
     started = time.perf_counter()
-    run_status_import(settings)
+    run_status_import(settings, sweep_deals=False)  # as the sync DAG's task runs it
     counts = {
         entity: run_entity_sync(
             entity,

@@ -71,7 +71,9 @@ def roistat_bpmonline_sync():
     def import_statuses() -> dict:
         from roistat.status_task import run_status_import
 
-        return run_status_import()
+        # The hourly statuses DAG sweeps every deal's group; this run only
+        # moves deals whose status changed group (status_import.py says why).
+        return run_status_import(sweep_deals=False)
 
     @task
     def sync_leads(

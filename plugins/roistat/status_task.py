@@ -7,8 +7,13 @@ from typing import Any
 from roistat.settings import IntegrationSettings, load_settings
 
 
-def run_status_import(settings: IntegrationSettings | None = None) -> dict[str, Any]:
-    """Import statuses for every configured entity; return counts per entity."""
+def run_status_import(
+    settings: IntegrationSettings | None = None, *, sweep_deals: bool = True
+) -> dict[str, Any]:
+    """Import statuses for every configured entity; return counts per entity.
+
+    `sweep_deals`: see `roistat.status_import.import_statuses`.
+    """
     from roistat.bpmonline_hook import BpmOnlineHook
     from roistat.status_import import import_statuses
     from roistat.warehouse_connection import warehouse_connection
@@ -20,5 +25,5 @@ def run_status_import(settings: IntegrationSettings | None = None) -> dict[str, 
         warehouse_connection(settings.warehouse_conn_id) as conn,
     ):
         deploy_schema(conn)
-        reports = import_statuses(hook, conn, settings)
+        reports = import_statuses(hook, conn, settings, sweep_deals=sweep_deals)
     return {report.entity: report.counts() for report in reports}

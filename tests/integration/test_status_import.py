@@ -98,3 +98,46 @@ def test_team_edition_reads_lead_stages_only(airflow_connections):
     counts = run_status_import(parse_settings({"entities": ["lead"]}, source="test"))
     assert set(counts) == {"lead"}
     assert {e for e, _ in _statuses(url)} == {"lead"}
+
+
+def test_the_sync_runs_import_moves_deals_only_when_a_status_changes_group(
+    airflow_connections, settings
+):
+    """The sync DAG's import skips the sweep of every deal unless a status changed
+    group; the hourly import sweeps and repairs a deal left in a stale group."""
+    from roistat.sync_task import run_entity_sync
+
+    url = airflow_connections["warehouse_url"]
+    run_status_import(settings)
+    run_entity_sync(
+        "lead",
+        params={"full_refresh": True},
+        data_interval_start=None,
+        data_interval_end=None,
+        settings=settings,
+    )
+    with psycopg.connect(url, autocommit=True) as conn:
+        # a deal a racing sync loaded with the group its status had a moment ago
+        stale = conn.execute(
+            "update roistat.deal set status_group = 'rejected' where crm_id = "
+            "(select crm_id from roistat.deal where entity = 'lead' and status_group = 'paid' "
+            "limit 1) returning crm_id"
+        ).fetchone()[0]
+
+        def group():
+            return conn.execute(
+                "select status_group from roistat.deal where crm_id = %s", (stale,)
+            ).fetchone()[0]
+
+        counts = run_status_import(settings, sweep_deals=False)
+        assert group() == "rejected" and counts["lead"]["deals_regrouped"] == 0
+        counts = run_status_import(settings)
+        assert group() == "paid" and counts["lead"]["deals_regrouped"] == 1
+
+        # a status that changes group moves its deals even without the sweep
+        moved = parse_settings(
+            {"status_groups": {**settings.model_dump()["status_groups"], "paid": []}},
+            source="test",
+        )
+        counts = run_status_import(moved, sweep_deals=False)
+        assert counts["lead"]["deals_regrouped"] > 0 and group() != "paid"
