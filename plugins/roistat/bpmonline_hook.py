@@ -48,7 +48,6 @@ from roistat.bpmonline_values import (
     ODataTimestamp,
     RowConverter,
     check_identifier,
-    convert_row,
     guid_literal,
 )
 
@@ -347,7 +346,7 @@ class BpmOnlineHook(BaseHook):
         """
         check_identifier(entity_set, "entity set")
         select = ",".join(dict.fromkeys(["Id", *(check_identifier(c, "column") for c in columns)]))
-        types = self._column_types(entity_set)
+        convert = RowConverter(self._column_types(entity_set))
 
         for _ in range(_LOOKUP_RESTARTS + 1):
             rows: dict[str, dict[str, Any]] = {}
@@ -367,7 +366,7 @@ class BpmOnlineHook(BaseHook):
                     break
                 expected = count
                 for row in page:
-                    rows.setdefault(str(row["Id"]), convert_row(row, types))
+                    rows.setdefault(str(row["Id"]), convert(row))
                 if len(page) < LOOKUP_PAGE_SIZE:
                     return list(rows.values())
             log.info("%s changed while being read; reading it again", entity_set)

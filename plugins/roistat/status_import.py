@@ -106,7 +106,9 @@ def import_statuses(
     reports = []
     for name in settings.entities:
         with conn.transaction():
-            report = _apply(conn, name, crm[name], stored[name], groups, now, sweep_deals)
+            report = _apply(conn, name, crm[name], stored[name], groups, now)
+            if sweep_deals or report.new or report.regrouped:
+                report.deals_regrouped = _regroup_deals(conn, name)
         _log_report(report)
         reports.append(report)
     return reports
@@ -134,7 +136,6 @@ def _apply(
     stored: Mapping[str, Mapping[str, Any]],
     groups: Mapping[str, str],
     now: datetime,
-    sweep_deals: bool,
 ) -> StatusImportReport:
     report = StatusImportReport(entity=entity)
     seen: set[str] = set()
@@ -213,8 +214,6 @@ def _apply(
                 (group, status_id in groups, entity, status_id),
             )
 
-    if sweep_deals or report.new or report.regrouped:
-        report.deals_regrouped = _regroup_deals(conn, entity)
     return report
 
 
